@@ -1,0 +1,136 @@
+"""Seed-stable sampling: the token drawn depends only on (seed, choice_index, position) and the
+distribution.
+
+The algorithm (version `SAMPLER_VERSION`), for one row of log-probabilities lp (V,):
+
+    1. key   = b"refimpl-sample-v1\\x00" + seed (8 bytes, big-endian, signed)
+                                         + choice_index (8 bytes, big-endian, unsigned)
+                                         + position (8 bytes, big-endian, unsigned)
+    2. u     = (first 8 bytes of SHA-256(key), as a big-endian integer >> 11) / 2**53
+               -> a uniform float64 in [0, 1) with 53 random bits
+    3. p     = exp(lp - max(lp))               (float64; -inf -> exactly 0)
+       cdf   = running sum of p in token-id order (sequential, left to right)
+    4. token = the first id j with cdf[j] > u * cdf[V-1]
+
+Step 4 is the inverse CDF: token j is drawn for u in [cdf[j-1], cdf[j]) / cdf[V-1], an interval
+of length p_j / sum(p), so the draw is exact up to float64 rounding. A token with p = 0 has an
+empty interval and is never drawn.
+
+Why a hash and not a stateful generator: SHA-256 is a counter-based generator keyed on the three
+numbers, so each draw is a pure function. Nothing depends on how many draws happened before,
+on the batch size, on the row order or on other rows, and hashlib gives the same bytes on every
+machine and Python version. (numpy's `Philox` would also do; its raw stream is stable, but the
+float conversion of `Generator.random` is not promised across numpy versions.)
+
+What is *not* covered: rounding in exp/cumsum can differ between platforms by an ulp, which
+moves a draw only when u lands within ~1e-16 of a CDF boundary.
+
+`system_fingerprint(...)` hashes everything that determines draws: `SAMPLER_VERSION`, the
+logit-processing order and arithmetic (`refimpl.sampling.PROCESSING_VERSION`) and whatever
+identifies the model (passed in by the caller).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+
+import numpy as np
+
+from .params import InvalidParameterError, validate_logits, validate_seed
+from .sampling import PROCESSING_VERSION
+
+__all__ = ["SAMPLER_VERSION", "uniform", "sample", "system_fingerprint"]
+
+SAMPLER_VERSION = "refimpl-sample-v1"
+_PREFIX = SAMPLER_VERSION.encode("ascii") + b"\x00"
+
+
+def _index(name, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < 2**64:
+        raise InvalidParameterError(
+            f"`{name}` must be an integer in [0, 2**64), got {value!r}; pass a non-negative int", name)
+    return int(value)
+
+
+def uniform(seed: int, choice_index: int = 0, position: int = 0) -> float:
+    """The uniform number in [0, 1) for (seed, choice_index, position): steps 1-2 above.
+
+    seed: signed 64-bit integer; choice_index, position: integers in [0, 2**64). Raises
+    InvalidParameterError otherwise.
+
+    >>> uniform(0)
+    0.9603701663486476
+    >>> uniform(0) == uniform(0, 0, 0) != uniform(0, 0, 1)
+    True
+    """
+    key = (_PREFIX + validate_seed(seed).to_bytes(8, "big", signed=True)
+           + _index("choice_index", choice_index).to_bytes(8, "big")
+           + _index("position", position).to_bytes(8, "big"))
+    return (int.from_bytes(hashlib.sha256(key).digest()[:8], "big") >> 11) / 2.0**53
+
+
+def _draw_row(lp, u: float) -> int:
+    p = np.exp(lp - np.max(lp))  # (V,) unnormalised probabilities
+    cdf = np.cumsum(p)           # (V,) sequential sums, token-id order
+    j = int(np.searchsorted(cdf, u * cdf[-1], side="right"))  # first j with cdf[j] > u * total
+    # subtle: u * total may round up to total itself; then fall back to the last token that
+    # has any probability (never a removed one).
+    return j if j < lp.shape[0] else int(np.flatnonzero(p > 0)[-1])
+
+
+def sample(logprobs, *, seed, choice_index=0, position=0):
+    """Draw one token id per row from log-probabilities, reproducibly.
+
+    logprobs: (V,) or (B, V) log-probabilities (e.g. from `process_logits`; they need not be
+    normalised, only exp(logprobs) proportional to the distribution; -inf = excluded).
+    seed, choice_index, position: ints, or for (B, V) sequences of length B (scalars are
+    broadcast to every row). Returns an int for (V,) and an int64 array (B,) for (B, V).
+
+    Raises ValueError for NaN/+inf or an all -inf row, InvalidParameterError for a bad seed,
+    index, or per-row sequence of the wrong length.
+
+    >>> lp = np.log([0.1, 0.2, 0.3, 0.4])
+    >>> sample(lp, seed=0)
+    3
+    >>> sample(np.stack([lp, lp]), seed=[0, 4])
+    array([3, 1])
+    """
+    validate_logits(logprobs, "logprobs")
+    a = np.asarray(logprobs, dtype=np.float64)
+    rows = a[None, :] if a.ndim == 1 else a  # (B, V)
+    B = rows.shape[0]
+
+    def per_row(name, value):
+        if isinstance(value, (numbers.Integral, bool)) or np.ndim(value) == 0:
+            return [value] * B
+        values = list(value)
+        if len(values) != B or a.ndim == 1:
+            raise InvalidParameterError(
+                f"`{name}` must be a scalar or have one entry per row, got {len(values)} entries "
+                f"for {B} row(s); pass a scalar or a list of length {B}", name)
+        return values
+
+    seeds, choices, positions = per_row("seed", seed), per_row("choice_index", choice_index), \
+        per_row("position", position)
+    tokens = np.array([_draw_row(rows[b], uniform(seeds[b], choices[b], positions[b]))
+                       for b in range(B)], dtype=np.int64)  # (B,)
+    return int(tokens[0]) if a.ndim == 1 else tokens
+
+
+def system_fingerprint(*model_identity: str) -> str:
+    """A fingerprint of everything that determines the tokens drawn for a given request.
+
+    Hashes `SAMPLER_VERSION`, `PROCESSING_VERSION` and the strings passed in, which should
+    identify the model (its name, a hash of its weights or tables, its encoding). Same inputs,
+    same fingerprint; if it changes, seeded outputs may change. Format: "fp_" + 10 hex digits,
+    like the API's.
+
+    >>> system_fingerprint("ngram-demo") == system_fingerprint("ngram-demo")
+    True
+    >>> system_fingerprint("ngram-demo").startswith("fp_")
+    True
+    """
+    parts = [SAMPLER_VERSION, PROCESSING_VERSION, *[str(x) for x in model_identity]]
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return "fp_" + digest[:10]

@@ -59,7 +59,7 @@ def test_no_processor_changes_its_input(proc, dtype, batched):
     assert isinstance(proc, LogitsProcessor)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(deadline=None)
 @given(st.lists(st.floats(-20, 20), min_size=1, max_size=10), st.floats(0, 2), st.floats(0, 1),
        st.floats(-2, 2), st.floats(-2, 2), st.data())
 def test_api_processors_equal_process_logits(row, t, top_p, fp, pp, data):

@@ -54,7 +54,7 @@ def test_doctests():
 
 # -- the slow reference holds the vectorised code to account ------------------------------------
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 @given(batches(), api_kwargs, st.data())
 def test_reference_equals_vectorised(batch, kwargs, data):
     logits, hist = batch
@@ -80,7 +80,7 @@ def test_reference_equals_vectorised_large_vocab():
                 assert_same(process_logits(logits, hist, **kw), process_logits_reference(logits, hist, **kw))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(batches(), api_kwargs)
 def test_batch_rows_are_independent(batch, kwargs):
     logits, hist = batch
@@ -89,7 +89,7 @@ def test_batch_rows_are_independent(batch, kwargs):
         np.testing.assert_array_equal(whole[b], process_logits(logits[b], hist[b], **kwargs))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(batches(), api_kwargs)
 def test_output_is_a_distribution(batch, kwargs):
     logits, hist = batch
@@ -108,7 +108,7 @@ def entropy(logprobs):
         return -np.sum(np.where(p > 0, p * logprobs, 0.0), axis=-1)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(deadline=None)
 @given(batches(), st.floats(0, 2), st.floats(0, 2))
 def test_raising_temperature_never_lowers_entropy(batch, t1, t2):
     logits, _ = batch
@@ -119,7 +119,7 @@ def test_raising_temperature_never_lowers_entropy(batch, t1, t2):
     assert (h_lo <= h_hi + 1e-9).all()
 
 
-@settings(max_examples=80, deadline=None)
+@settings(deadline=None)
 @given(batches(), st.floats(0, 1), st.floats(0, 1), st.sampled_from([0.0, 0.6, 1.0, 1.9]))
 def test_shrinking_top_p_never_grows_the_kept_set(batch, p1, p2, t):
     logits, hist = batch

@@ -1,0 +1,70 @@
+"""Splitting with Python's regex gives tiktoken's pieces, whatever Unicode version regex has."""
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from refimpl.pattern import SplitPattern, _disagreement, _translate
+from refimpl.registry import CL100K_PAT_STR, O200K_PAT_STR, R50K_PAT_STR
+
+PATTERNS = {"r50k_base": R50K_PAT_STR, "cl100k_base": CL100K_PAT_STR, "o200k_base": O200K_PAT_STR}
+CONTEXTS = ["a{c}b", " {c}1", "{c}{c}'s", "\n{c} ", "A{c}a", "{c}'LL", "1{c}2", "x{c}"]
+
+
+def _code_points_to_check() -> list[int]:
+    """Every code point on which the installed regex disagrees with Unicode 16.0, plus a fixed
+    sample of the rest."""
+    suspects = {cp for name in ("L", "N", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "White_Space")
+                for lo, hi in _disagreement(name) for cp in range(lo, hi + 1)}
+    rng = random.Random(16)
+    sample = {rng.randrange(0x110000) for _ in range(3000)}
+    return sorted(cp for cp in suspects | sample if not 0xD800 <= cp <= 0xDFFF)
+
+
+@pytest.mark.parametrize("name", list(PATTERNS))
+def test_every_disagreeing_code_point_splits_like_tiktoken(encoding_pair, name):
+    ours, theirs = encoding_pair(name)
+    cps = _code_points_to_check()
+    for start in range(0, len(cps), 2000):
+        text = "".join(ctx.format(c=chr(cp)) for cp in cps[start:start + 2000] for ctx in CONTEXTS)
+        assert ours.encode_ordinary(text) == theirs.encode_ordinary(text)
+
+
+def test_the_installed_regex_is_newer_than_unicode_16():
+    # Not a requirement, a fact worth knowing: if this fails, regex has reverted to Unicode 16
+    # and the exact path is no longer exercised by the test above; keep that test anyway.
+    assert _disagreement("L"), "regex now agrees with Unicode 16.0 on letters"
+
+
+@pytest.mark.parametrize("pat_str", list(PATTERNS.values()))
+@given(text=st.text(st.characters(exclude_characters="\U00010940"), max_size=40))
+def test_fast_and_exact_programs_agree_without_suspects(pat_str, text):
+    split = SplitPattern(pat_str)
+    if split._suspects() and split._suspects().search(text):
+        return
+    assert split.findall(text) == split.exact_findall(text)
+
+
+def test_dollar_means_end_of_text_as_in_rust(tiktoken):
+    # Python's $ also matches before a final newline; Rust's does not. "a$" must not match "a\n".
+    ranks = {bytes([i]): i for i in range(256)}
+    probe = tiktoken.Encoding("probe", pat_str=r"a$|\n", mergeable_ranks=ranks, special_tokens={})
+    assert SplitPattern(r"a$|\n").findall("a\n") == [bytes(probe.encode_ordinary("a\n")).decode()]
+
+
+def test_translation_keeps_classes_and_escapes():
+    parsed = _translate(r"[^\s\p{L}]\pN\P{Lu}\$[]\p{L}]\p{Greek}")
+    assert parsed.fast == r"[^\s\p{L}]\pN\P{Lu}\$[]\p{L}]\p{Greek}"
+    assert parsed.properties == {"White_Space", "L", "N", "Lu"}
+    assert "\\p{Greek}" in parsed.exact  # scripts are left to regex's own tables
+    assert parsed.exact.startswith("[^\\U00000009-\\U0000000d")
+
+
+def test_bad_pattern_error_names_the_pattern():
+    with pytest.raises(ValueError, match=r"cannot compile pat_str '\(unclosed'"):
+        SplitPattern("(unclosed")
+    with pytest.raises(ValueError, match=r"unterminated \\p\{ in pattern"):
+        SplitPattern(r"\p{L")

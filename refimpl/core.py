@@ -86,6 +86,7 @@ class Encoding:
         >>> get_encoding("gpt2").encode_ordinary("hello world")
         [31373, 995]
         """
+        _check_text(text)
         out: list[int] = []
         try:
             self._encode_segment(text, out)
@@ -402,13 +403,14 @@ class Encoding:
 
     def _check_special(self, text, allowed_special, disallowed_special) -> AbstractSet[str]:
         """Resolve "all", raise for a disallowed special token in ``text``; return the allowed set."""
+        _check_text(text)
+        allowed_special = _token_set("allowed_special", allowed_special)
+        disallowed_special = _token_set("disallowed_special", disallowed_special)
         if allowed_special == "all":
             allowed_special = self.special_tokens_set
         if disallowed_special == "all":
-            disallowed_special = self.special_tokens_set - allowed_special
+            disallowed_special = frozenset(self.special_tokens_set - allowed_special)
         if disallowed_special:
-            if not isinstance(disallowed_special, frozenset):
-                disallowed_special = frozenset(disallowed_special)
             match = _literal_alternation(disallowed_special).search(text)
             if match:
                 raise DisallowedSpecialTokenError(match.group())
@@ -525,6 +527,33 @@ class Encoding:
             self.__dict__ = registry.get_encoding(value).__dict__
             return
         self.__init__(**value)
+
+
+def _check_text(text) -> None:
+    if not isinstance(text, str):
+        raise TypeError(
+            f"text must be a str, got {type(text).__name__}"
+            + (": decode bytes first, e.g. data.decode('utf-8')" if isinstance(text, (bytes, bytearray)) else "")
+        )
+
+
+def _token_set(argument: str, value):
+    """``"all"`` or a frozenset of special-token strings; anything else is a clear error."""
+    if value == "all":
+        return "all"
+    if isinstance(value, str):
+        raise TypeError(
+            f"`{argument}` must be \"all\" or a set of special-token strings, got the string "
+            f"{value!r}; wrap it in a set: {argument}={{{value!r}}}"
+        )
+    try:
+        tokens = frozenset(value)
+    except TypeError:
+        raise TypeError(
+            f"`{argument}` must be \"all\" or a set of special-token strings, got "
+            f"{type(value).__name__} {value!r}"
+        ) from None
+    return tokens
 
 
 def _fix_surrogates(text: str) -> str:

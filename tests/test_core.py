@@ -154,3 +154,30 @@ def test_repr_and_public_names():
     assert repr(get_encoding("gpt2")) == "<Encoding 'gpt2'>"
     for name in refimpl.__all__:
         assert getattr(refimpl, name) is not None
+
+
+def test_text_must_be_str():
+    enc = get_encoding("cl100k_base")
+    with pytest.raises(TypeError, match=r"text must be a str, got bytes: decode bytes first"):
+        enc.encode(b"hi")
+    with pytest.raises(TypeError, match=r"text must be a str, got NoneType"):
+        enc.encode_ordinary(None)
+    with pytest.raises(TypeError, match=r"text must be a str, got int"):
+        enc.count_tokens(5)
+
+
+def test_special_token_sets_accept_any_collection_and_reject_strings():
+    enc = get_encoding("cl100k_base")
+    assert enc.encode("<|endoftext|>", allowed_special=["<|endoftext|>"]) == [100257]
+    assert enc.encode("<|endoftext|>", disallowed_special=[]) == enc.encode_ordinary("<|endoftext|>")
+    with pytest.raises(TypeError, match=r"`allowed_special` must be \"all\" or a set of special-token strings, "
+                                        r"got the string '<\|endoftext\|>'; wrap it in a set"):
+        enc.encode("x", allowed_special="<|endoftext|>")
+    with pytest.raises(TypeError, match=r"`disallowed_special` must be \"all\" or a set .* got int 3"):
+        enc.encode("x", disallowed_special=3)
+
+
+def test_numpy_token_arrays_decode():
+    enc = get_encoding("cl100k_base")
+    assert enc.decode(np.array([15339, 1917], dtype=np.uint32)) == "hello world"
+    assert enc.decode(enc.encode_to_numpy("hello world")) == "hello world"

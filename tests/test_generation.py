@@ -154,3 +154,103 @@ def test_generate_rejects_unknown_logprobs_source():
     m = default_model("cl100k_base")
     with pytest.raises(ValueError, match="logprobs_source must be 'raw' or 'processed', got 'x'"):
         generate(m, [1], encoding=m.encoding, max_tokens=1, seed=0, logprobs_source="x")
+
+
+# -- Chat Completions ----------------------------------------------------------------------------
+
+from refimpl.chat_count import count_prompt_tokens  # noqa: E402
+from refimpl.json_mode import is_json_object_prefix  # noqa: E402
+from refimpl.generation import create_chat_completion  # noqa: E402
+
+CHAT = {"model": "gpt-4", "seed": 11, "max_tokens": 8,
+        "messages": [{"role": "system", "content": "You are a helpful assistant."},
+                     {"role": "user", "name": "ada", "content": "Tell me about the harbour."}]}
+
+
+def chat(**kw):
+    return {**CHAT, **kw}
+
+
+@pytest.mark.parametrize("request_", [
+    CHAT,
+    chat(model="gpt-4o"),
+    chat(model="gpt-3.5-turbo-0301"),
+    chat(tools=[{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
+                                                  "parameters": {"type": "object", "properties": {
+                                                      "city": {"type": "string"}}}}}]),
+])
+def test_chat_prompt_tokens_equal_count_prompt_tokens(request_):
+    r = create_chat_completion(request_)
+    assert r["usage"]["prompt_tokens"] == count_prompt_tokens(request_)
+    assert r["usage"]["total_tokens"] == r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"]
+
+
+def test_chat_response_shape_and_logprobs():
+    r = create_chat_completion(chat(n=2, logprobs=True, top_logprobs=3))
+    assert set(r) == {"id", "object", "created", "model", "system_fingerprint", "choices", "usage"}
+    assert r["object"] == "chat.completion" and re.fullmatch(r"chatcmpl-[0-9a-f]{24}", r["id"])
+    for i, c in enumerate(r["choices"]):
+        assert c["index"] == i and c["message"]["role"] == "assistant"
+        content = c["logprobs"]["content"]
+        assert "".join(e["token"] for e in content) == c["message"]["content"]
+        for e in content:
+            assert set(e) == {"token", "logprob", "bytes", "top_logprobs"}
+            assert bytes(e["bytes"]).decode("utf-8", errors="replace") == e["token"]
+            assert len(e["top_logprobs"]) == 3
+            assert e["top_logprobs"][0]["logprob"] >= e["logprob"]
+    assert r["usage"]["completion_tokens"] <= 2 * 8
+    json.dumps(r, allow_nan=False)
+
+
+def test_chat_choice_i_independent_of_n():
+    a = create_chat_completion(chat(n=1))["choices"][0]
+    b = create_chat_completion(chat(n=3))["choices"][0]
+    assert a == b
+
+
+def test_chat_max_completion_tokens_wins():
+    m = default_model("cl100k_base")
+    r = create_chat_completion(chat(max_tokens=9, max_completion_tokens=2,
+                                    logit_bias={m.encoding.eot_token: -100}))
+    assert r["choices"][0]["finish_reason"] == "length" and r["usage"]["completion_tokens"] == 2
+
+
+def test_chat_json_mode():
+    req_ = chat(max_tokens=40, temperature=0.7,
+                messages=[{"role": "system", "content": "Reply with a JSON object."},
+                          {"role": "user", "content": "Describe Mars."}])
+    finishes = set()
+    for seed in range(4):
+        r = create_chat_completion({**req_, "seed": seed, "response_format": {"type": "json_object"}})
+        c = r["choices"][0]
+        finishes.add(c["finish_reason"])
+        if c["finish_reason"] == "stop":
+            assert isinstance(json.loads(c["message"]["content"]), dict)
+        else:
+            assert is_json_object_prefix(c["message"]["content"].encode("utf-8"))
+    assert "stop" in finishes
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"echo": True}, "Unrecognized request argument supplied: 'echo'"),
+    ({"stream": True}, "`stream` is not supported by refimpl"),
+    ({"response_format": {"type": "json_object"}}, "'messages' must contain the word 'json' in some form"),
+    ({"response_format": {"type": "json_schema", "json_schema": {}}}, "`response_format` type 'json_schema' is not supported"),
+    ({"top_logprobs": 2}, "`top_logprobs` needs `logprobs` set to true, got top_logprobs=2 with logprobs=None"),
+    ({"logprobs": True, "top_logprobs": 21}, "`top_logprobs` must be in [0, 20], got 21"),
+    ({"max_completion_tokens": 0}, "`max_completion_tokens` must be >= 1, got 0"),
+    ({"top_p": 2}, "`top_p` must be in [0, 1], got 2"),
+])
+def test_chat_request_errors(bad, message):
+    with pytest.raises(InvalidParameterError, match=re.escape(message)):
+        create_chat_completion(chat(**bad))
+
+
+def test_responses_validate_against_openai_types():
+    openai = pytest.importorskip("openai")
+    from openai.types import Completion
+    from openai.types.chat import ChatCompletion
+
+    Completion.model_validate(create_completion(req(n=2, logprobs=2)))
+    ChatCompletion.model_validate(create_chat_completion(chat(n=2, logprobs=True, top_logprobs=2)))
+    assert openai

@@ -126,15 +126,17 @@ def _jpeg(b: bytes):
 
 
 def _webp(b: bytes):
-    if b[:4] != b"RIFF" or b[8:12] != b"WEBP" or len(b) < 30:
+    if b[:4] != b"RIFF" or b[8:12] != b"WEBP" or len(b) < 25:
         return None
     chunk = b[12:16]
+    if chunk == b"VP8L":  # lossless: after the 0x2f signature, 14 bits width-1, 14 bits height-1
+        bits = int.from_bytes(b[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if len(b) < 30:
+        return None
     if chunk == b"VP8 ":  # lossy: 14-bit sizes after the 3-byte start code
         w, h = struct.unpack("<HH", b[26:30])
         return w & 0x3FFF, h & 0x3FFF
-    if chunk == b"VP8L":  # lossless: 14 bits width-1, 14 bits height-1
-        bits = int.from_bytes(b[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
     if chunk == b"VP8X":  # extended: 24-bit canvas width-1, height-1
         return int.from_bytes(b[24:27], "little") + 1, int.from_bytes(b[27:30], "little") + 1
     return None

@@ -98,6 +98,11 @@ def step(state, byte: int):
 
     (We accept a few overlong/surrogate UTF-8 forms that strict decoders reject, e.g. E0 80 80;
     the lead byte ranges above already rule out the common invalid bytes C0, C1, F5-FF.)
+
+    >>> step(START_STATE, ord("{"))
+    (2, None, (b'{',))
+    >>> step(START_STATE, ord("[")) is None
+    True
     """
     mode, aux, stack = state
     if mode == START:
@@ -183,7 +188,11 @@ def step(state, byte: int):
 
 
 def feed(data: bytes, state=START_STATE):
-    """Run the automaton over `data`; the final state, or None if it failed."""
+    """Run the automaton over `data`; the final state, or None if it failed.
+
+    >>> feed(b'{"a": [') == (VALUE, "first", (b"{", b"["))
+    True
+    """
     for byte in data:
         state = step(state, byte)
         if state is None:
@@ -197,7 +206,11 @@ def is_json_object_prefix(data: bytes) -> bool:
 
 
 def is_complete(state) -> bool:
-    """True once a whole top-level object has been read."""
+    """True once a whole top-level object has been read.
+
+    >>> is_complete(feed(b'{"a": 1}')), is_complete(feed(b'{"a": 1'))
+    (True, False)
+    """
     return state is not None and state[0] == DONE
 
 
@@ -207,7 +220,15 @@ class JsonObjectFilter:
     after the object is complete.
 
     `token_bytes[i]`: the bytes of token i (None for special tokens, never allowed).
-    `eot`: the end-of-text token id. Build one from an Encoding with `from_encoding`.
+    `eot`: the end-of-text token id. Build one from an Encoding with `from_encoding`. Calling it
+    raises ValueError when no token can continue the object (e.g. everything else is biased
+    away).
+
+    >>> f = JsonObjectFilter([b"{", b"}", b"x", b'{"', None], eot=4)
+    >>> f.mask(START_STATE).tolist()
+    [True, False, False, True, False]
+    >>> np.exp(f([0, 1], np.zeros(5)))  # after "{}" only end-of-text remains
+    array([0., 0., 0., 0., 1.])
     """
 
     def __init__(self, token_bytes, eot: int):

@@ -141,7 +141,8 @@ def apply_penalties(scores, output_token_ids=(), *, frequency_penalty=0.0, prese
     mu[j] -> mu[j] - c[j] * frequency_penalty - float(c[j] > 0) * presence_penalty, with c[j]
     the number of times token j was *generated* before this position (the prompt does not
     count). `output_token_ids`: one sequence of ids for (V,) scores, one per row for (B, V).
-    The API allows penalties in [-2, 2]; this step accepts any finite value.
+    The API allows penalties in [-2, 2]; this step accepts any finite value. Raises ValueError
+    for ids outside the vocabulary or a history whose length does not match the batch.
 
     >>> apply_penalties(np.zeros(3), [2, 2], frequency_penalty=0.5, presence_penalty=1.0)
     array([ 0.,  0., -2.])
@@ -247,7 +248,8 @@ def apply_top_p(scores, top_p, *, min_tokens_to_keep=1):
     Ties are broken by lower token id; the token whose probability crosses the threshold is
     kept; at least `min_tokens_to_keep` (>= 1) tokens are kept. top_p in [0, 1]; 1 keeps every
     token, 0 keeps only the most probable one. Probabilities are softmax(scores) of each row,
-    so apply temperature first if it should affect the nucleus (it does in the API).
+    so apply temperature first if it should affect the nucleus (it does in the API). Raises
+    ValueError for top_p outside [0, 1] or min_tokens_to_keep < 1.
 
     subtle: the running sum is float64 and compared exactly. At an exact threshold (0.5 + 0.3
     with top_p=0.8) rounding of the softmax decides whether the crossing token is 0.3 or the
@@ -271,7 +273,8 @@ def apply_top_k(scores, top_k, *, min_tokens_to_keep=1):
 
     top_k >= 0; 0 disables it (keeps everything), as in transformers and llama.cpp. Exactly
     max(top_k, min_tokens_to_keep) tokens survive (fewer if fewer are finite). Note: transformers
-    keeps every token tied with the k-th score, so it can keep more than k.
+    keeps every token tied with the k-th score, so it can keep more than k. Raises ValueError
+    for a negative or non-integer top_k.
 
     >>> apply_top_k(np.array([1.0, 3.0, 2.0, 3.0]), 2)
     array([-inf,   3., -inf,   3.])
@@ -297,6 +300,7 @@ def apply_min_p(scores, min_p, *, min_tokens_to_keep=1):
 
     min_p in [0, 1]; 0 disables it. Computed as exp(score - max) >= min_p, i.e. p_j / p_max >=
     min_p. At least `min_tokens_to_keep` tokens survive (most probable first, ties by lower id).
+    Raises ValueError for min_p outside [0, 1].
 
     >>> apply_min_p(np.log([0.5, 0.3, 0.2]), 0.5).round(4)
     array([-0.6931, -1.204 ,    -inf])
@@ -325,6 +329,8 @@ def _log_softmax(x):
 def log_softmax(scores):
     """Log-probabilities: scores - max - log(sum(exp(scores - max))) per row; -inf stays -inf.
 
+    Raises ValueError for a shape other than (V,) or (B, V).
+
     >>> np.exp(log_softmax(np.array([0.0, np.log(3.0), -np.inf])))
     array([0.25, 0.75, 0.  ])
     """
@@ -334,6 +340,8 @@ def log_softmax(scores):
 
 def softmax(scores):
     """Probabilities, the row max subtracted first (so large scores cannot overflow).
+
+    Raises ValueError for a shape other than (V,) or (B, V).
 
     >>> softmax(np.array([1000.0, 1000.0]))
     array([0.5, 0.5])

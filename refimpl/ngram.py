@@ -80,7 +80,12 @@ class NGramModel:
         self.identity = f"{name}:{encoding.name}:{digest[:16]}"
 
     def probabilities(self, token_ids):
-        """Next-token probabilities (V,) after `token_ids` (a sequence of ints)."""
+        """Next-token probabilities (V,) after `token_ids` (a sequence of ints); they sum to 1.
+
+        >>> m = default_model("cl100k_base")
+        >>> round(float(m.probabilities(m.encoding.encode("The sea")).sum()), 12)
+        1.0
+        """
         ids = [int(t) for t in token_ids]
         parts = [(self.weights[0], None)]
         for n in range(self.order):
@@ -111,6 +116,9 @@ def default_model(encoding_name: str = "cl100k_base") -> NGramModel:
     """The bundled trigram model over `encoding_name` (built on first use, then cached).
 
     Raises whatever `refimpl.registry.get_encoding` raises for an unknown encoding name.
+
+    >>> default_model("cl100k_base") is default_model("cl100k_base")
+    True
     """
     encoding = get_encoding(encoding_name)
     text = CORPUS_PATH.read_text(encoding="utf-8")

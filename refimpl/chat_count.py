@@ -23,11 +23,11 @@ built-in tools, audio/file parts and reasoning items are not counted (no public 
 """
 from __future__ import annotations
 
-import json
+import datetime as _dt
 from dataclasses import dataclass, field
 
-from .chat_render import Piece, _compact, render_pieces
-from .chat_rules import ChatRules, resolve_rules
+from .chat_render import Piece, compact_arguments, render_pieces
+from .chat_rules import ChatRules, parse_date, resolve_rules
 from .chat_validate import validate_request
 from .registry import get_encoding
 
@@ -88,6 +88,11 @@ def explain_prompt_tokens(request: dict, *, as_of=None, rules: ChatRules | None 
         by_source[p.source] = by_source.get(p.source, 0) + p.tokens
     notes = list(rules.estimated)
     notes += sorted({f"{p.source}: {p.note}" for p in pieces if p.estimate and p.note})
+    day = parse_date(as_of)
+    if (request.get("tools") or request.get("functions")) and day is not None and \
+            _dt.date(2023, 9, 29) <= day <= _dt.date(2024, 3, 27):
+        notes.append(f"tools rendering: no measurement between 2023-09-28 and 2024-03-28; the "
+                     f"'{rules.tools_revision}' rendering is assumed (switch dated 2023-11-06)")
     rf = request.get("response_format") or {}
     if rf.get("type") == "json_schema":
         notes.append("response_format json_schema: the schema's prompt text is not public; not counted")
@@ -153,7 +158,7 @@ def count_completion_tokens(response_or_choices, model: str, *, as_of=None) -> i
         for call in calls:
             fn = call.get("function") or {}
             total += 3 + len(enc.encode_ordinary(fn.get("name", ""))) + \
-                len(enc.encode_ordinary(_compact(fn.get("arguments", ""))))
+                len(enc.encode_ordinary(compact_arguments(fn.get("arguments", ""))))
     return total
 
 

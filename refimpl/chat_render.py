@@ -35,7 +35,7 @@ from .chat_rules import ChatRules, parse_date
 from .chat_tools import TOOLS_HEADER, choice_cost, namespace_adjustments, render_functions
 from .registry import get_encoding
 
-__all__ = ["Piece", "render_pieces", "render_prompt"]
+__all__ = ["Piece", "render_pieces", "render_prompt", "compact_arguments"]
 
 # Measured overheads whose text is not public (estimates; see the module notes in chat_count).
 _LEGACY_CALL_EXTRA = 3   # assistant `function_call` (0613): hmarr-22/23
@@ -76,9 +76,10 @@ class _Builder:
             ids = tuple(self.enc.encode_ordinary(text))
             self.pieces.append(Piece(text, len(ids), "text", source, estimate, note, ids))
 
-    def adjust(self, tokens: int, source: str, note: str):
+    def adjust(self, tokens: int, source: str, note: str, estimate: bool):
+        # measured-but-textless tokens have estimate=False; fitted guesses have estimate=True
         if tokens:
-            self.pieces.append(Piece("", tokens, "adjust", source, True, note))
+            self.pieces.append(Piece("", tokens, "adjust", source, estimate, note))
 
 
 def _text_of(content) -> str:
@@ -118,7 +119,7 @@ def _content(b: _Builder, content, where: str, image_sizes) -> None:
             b.pieces.append(Piece("<image>", tokens, "image", f"{where}[{j}]", est, note))
 
 
-def _compact(arguments: str) -> str:
+def compact_arguments(arguments: str) -> str:
     # Tool-call arguments are re-serialized compactly by the API (chrisdinn: counts depend on
     # the parsed JSON, not the spacing sent); unparsable arguments are counted as sent.
     try:
@@ -157,7 +158,7 @@ def _chatml(b: _Builder, request: dict, image_sizes) -> None:
             m = dict(m, content="")
         b.special("<|im_start|>", src)
         if not old and rules.tokens_per_message != 3:
-            b.adjust(rules.tokens_per_message - 3, src, "explicit rules: tokens_per_message")
+            b.adjust(rules.tokens_per_message - 3, src, "explicit rules: tokens_per_message", False)
         if role in ("function", "tool"):  # a result: the function's name replaces the role
             fname = name if role == "function" else call_names.get(m.get("tool_call_id"))
             b.text(fname or role, src + (".name" if role == "function" else ".tool_call_id"),
@@ -167,20 +168,20 @@ def _chatml(b: _Builder, request: dict, image_sizes) -> None:
         else:
             b.text(role, src + ".role")
             if name:
-                b.adjust(rules.tokens_per_name, src + ".name", "name separator (+1 measured)")
+                b.adjust(rules.tokens_per_name, src + ".name", "name separator (measured)", False)
                 b.text(name, src + ".name")
         if len(calls) == 1:
             fn = calls[0]["function"]
             call_names[calls[0].get("id")] = fn["name"]
-            b.adjust(_TOOL_CALL_EXTRA, src + ".tool_calls[0]", "tool call framing (fitted, 2024)")
+            b.adjust(_TOOL_CALL_EXTRA, src + ".tool_calls[0]", "tool call framing (fitted, 2024)", True)
             b.text(fn["name"], src + ".tool_calls[0].function.name")
         elif calls:
             for c in calls:
                 call_names[c.get("id")] = c["function"]["name"]
-            b.adjust(_PARALLEL_EXTRA, src + ".tool_calls", "parallel tool calls framing (fitted, 2024)")
+            b.adjust(_PARALLEL_EXTRA, src + ".tool_calls", "parallel tool calls framing (fitted, 2024)", True)
             b.text("multi_tool_use.parallel", src + ".tool_calls", estimate=True)
         if m.get("function_call"):
-            b.adjust(_LEGACY_CALL_EXTRA, src + ".function_call", "function_call framing (measured, 0613)")
+            b.adjust(_LEGACY_CALL_EXTRA, src + ".function_call", "function_call framing (measured, 0613)", False)
             b.text(m["function_call"]["name"], src + ".function_call.name")
         b.text("\n", src) if old else b.special("<|im_sep|>", src)
         if i == tools_at and functions:
@@ -188,10 +189,10 @@ def _chatml(b: _Builder, request: dict, image_sizes) -> None:
         else:
             _content(b, m.get("content"), src + ".content", image_sizes)
         if len(calls) == 1:
-            b.text(_compact(calls[0]["function"]["arguments"]), src + ".tool_calls[0].function.arguments")
+            b.text(compact_arguments(calls[0]["function"]["arguments"]), src + ".tool_calls[0].function.arguments")
         elif calls:
             uses = [{"recipient_name": "functions." + c["function"]["name"],
-                     "parameters": json.loads(_compact(c["function"]["arguments"]) or "{}")} for c in calls]
+                     "parameters": json.loads(compact_arguments(c["function"]["arguments"]) or "{}")} for c in calls]
             b.text(json.dumps({"tool_uses": uses}, separators=(",", ":"), ensure_ascii=False),
                    src + ".tool_calls", estimate=True)
         if m.get("function_call"):
@@ -204,7 +205,7 @@ def _chatml(b: _Builder, request: dict, image_sizes) -> None:
     if rules.reply_priming == 3:  # 0301 after 2023-03-24: "<|im_start|>assistant\n"
         b.text("\n", "reply priming") if old else b.special("<|im_sep|>", "reply priming")
     elif rules.reply_priming != 2:
-        b.adjust(rules.reply_priming - 2, "reply priming", "explicit rules")
+        b.adjust(rules.reply_priming - 2, "reply priming", "explicit rules", False)
 
 
 def _tools_block(b: _Builder, content: str, functions, param, choice, src) -> None:
@@ -227,12 +228,15 @@ def _tools_block(b: _Builder, content: str, functions, param, choice, src) -> No
                           "tools header", note="header, separators and closing line (joint encoding)"))
     b.pieces.extend(per_fn)
     b.pieces.append(Piece("} // namespace functions", 0, "text", "tools header"))
-    for delta, why in namespace_adjustments(functions, revision=rev):
-        b.adjust(delta, "tools", why)
+    for delta, why, est in namespace_adjustments(functions, revision=rev):
+        b.adjust(delta, "tools", why, est)
     fixed, forced, est = choice_cost(choice, param=param)
-    if fixed:
-        b.adjust(fixed, param, f"{param}={choice if isinstance(choice, str) else 'named'} "
-                                     + ("(no public measurement)" if est else "(measured)"))
+    label = choice if isinstance(choice, str) else "named"
+    if fixed or est:
+        b.adjust(fixed, param, f"{param}={label} " + ("(no public measurement)" if est else "(measured)"), est)
+        if est and not fixed:  # keep a visible marker for an unmeasured zero
+            b.pieces.append(Piece("", 0, "adjust", param, True,
+                                  f"{param}={label}: no public measurement, counted as 0"))
     if forced:
         b.text(forced, param + ".name")
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .chat_errors import UnknownModelError
 

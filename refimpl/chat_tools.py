@@ -174,15 +174,15 @@ def _plain_last(schema: dict) -> int:
     return count
 
 
-def namespace_adjustments(functions: list[dict], *, revision: str) -> list[tuple[int, str]]:
-    """Token corrections between the rendered text and the API's count: ``[(delta, why), ...]``.
+def namespace_adjustments(functions: list[dict], *, revision: str) -> list[tuple[int, str, bool]]:
+    """Token corrections between the rendered text and the API's count:
+    ``[(delta, why, is_estimate), ...]``. The exact text behind them is not public:
 
-    Both are estimates fitted to live counts; the exact text behind them is not public:
-
-    * ChatML header: the block costs one token less than ``# Tools\\n\\n## functions\\n\\n`` +
-      namespace encodes to (every one of 40 cl100k/o200k measurements, 2023-2024).
-    * "2023-11": an object whose last property has no description and is not a string enum
-      costs one token less (pamelafox no_parameter_description*, integer_enum*, inner_object;
+    * ChatML header (measured, not an estimate): the block costs one token less than
+      ``# Tools\\n\\n## functions\\n\\n`` + namespace encodes to (all 40 cl100k/o200k
+      measurements with tools, 2023-2024, with or without a system message).
+    * "2023-11" (an estimate: the mechanism is unknown): an object whose last property has no
+      description and is not a string enum costs one token less (pamelafox no_parameter_description*, integer_enum*, inner_object;
       chrisdinn two-tools); string-enum and described last properties do not (chrisdinn
       one-tool, pamelafox inner_object_with_enum_only, the cookbook).
 
@@ -191,12 +191,12 @@ def namespace_adjustments(functions: list[dict], *, revision: str) -> list[tuple
     """
     if revision == "harmony":
         return []
-    out = [(-1, "tools block: one token less than its text (measured; header text not public)")]
+    out = [(-1, "tools block: one token less than its text (measured; header text not public)", False)]
     if REVISIONS[revision]["last_plain_discount"]:
         n = sum(_plain_last(fn.get("parameters") or {}) for fn in functions)
         if n:
             out.append((-n, f"{n} object(s) ending in an undescribed, non-enum property: "
-                            "-1 each (measured, 2024)"))
+                            "-1 each (fitted to 6 measurements, 2024)", True))
     return out
 
 

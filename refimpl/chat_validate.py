@@ -43,7 +43,8 @@ def _content(content, where: str, role: str) -> None:
     for j, part in enumerate(content):
         here = f"{where}[{j}]"
         if not isinstance(part, dict) or part.get("type") not in _PART_TYPES:
-            _err("unsupported content part", here + ".type", part.get("type") if isinstance(part, dict) else _short(part),
+            found = part.get("type") if isinstance(part, dict) else _short(part)
+            _err("unsupported content part", here + ".type", found,
                  "'text' or 'image_url'", "count audio/file parts separately; they have no public token rule")
         if part["type"] == "text" and not isinstance(part.get("text"), str):
             _err("a text part needs a string `text`", here + ".text", _short(part.get("text")), "a string",
@@ -71,14 +72,16 @@ def _call(call, where: str) -> None:
 def _message(m, i: int) -> None:
     where = f"messages[{i}]"
     if not isinstance(m, dict):
-        _err("a message must be a dict", where, _short(m), "{'role': ..., 'content': ...}", "wrap the text in a message dict")
+        _err("a message must be a dict", where, _short(m), "{'role': ..., 'content': ...}",
+             "wrap the text in a message dict")
     role = m.get("role")
     if role is None:
         _err("a message has no `role`", where + ".role", None, _ROLES_TXT, "add a role to the message")
     if role not in ROLES:
         _err("unknown role", where + ".role", role, _ROLES_TXT, "use one of the allowed roles")
     if "name" in m and not isinstance(m["name"], str):
-        _err("`name` must be a string", where + ".name", _short(m["name"]), "a string", "set name to a string or drop it")
+        _err("`name` must be a string", where + ".name", _short(m["name"]), "a string",
+             "set name to a string or drop it")
     if role == "function" and not isinstance(m.get("name"), str):
         _err("a function message needs `name`", where + ".name", m.get("name"), "the function's name", "set name")
     has_call = bool(m.get("tool_calls") or m.get("function_call"))

@@ -136,6 +136,36 @@ def _tools_and_choice(request: dict) -> tuple[list[dict], str, object]:
     return [], "", None
 
 
+def _calls_header(b: _Builder, calls: list, src: str, call_names: dict) -> None:
+    """Recipient of an assistant tool-call message: one call names its function; two or more
+    are one call to ``multi_tool_use.parallel`` (fitted to chrisdinn's 2-call counts)."""
+    for c in calls:
+        call_names[c.get("id")] = c["function"]["name"]
+    if len(calls) == 1:
+        b.adjust(_TOOL_CALL_EXTRA, src + ".tool_calls[0]", "tool call framing (fitted, 2024)", True)
+        b.text(calls[0]["function"]["name"], src + ".tool_calls[0].function.name")
+    elif calls:
+        b.adjust(_PARALLEL_EXTRA, src + ".tool_calls", "parallel tool calls framing (fitted, 2024)", True)
+        b.text("multi_tool_use.parallel", src + ".tool_calls", estimate=True)
+
+
+def _calls_body(b: _Builder, calls: list, src: str) -> None:
+    """Arguments of the tool-call message: compact JSON (one call) or the parallel tool_uses list."""
+    if len(calls) == 1:
+        b.text(compact_arguments(calls[0]["function"]["arguments"]), src + ".tool_calls[0].function.arguments")
+    elif calls:
+        uses = []
+        for c in calls:
+            args = compact_arguments(c["function"]["arguments"])
+            try:
+                params = json.loads(args)
+            except ValueError:
+                params = args
+            uses.append({"recipient_name": "functions." + c["function"]["name"], "parameters": params})
+        b.text(json.dumps({"tool_uses": uses}, separators=(",", ":"), ensure_ascii=False),
+               src + ".tool_calls", estimate=True)
+
+
 def _chatml(b: _Builder, request: dict, image_sizes) -> None:
     rules, messages = b.rules, list(request["messages"])
     functions, param, choice = _tools_and_choice(request)
@@ -170,16 +200,7 @@ def _chatml(b: _Builder, request: dict, image_sizes) -> None:
             if name:
                 b.adjust(rules.tokens_per_name, src + ".name", "name separator (measured)", False)
                 b.text(name, src + ".name")
-        if len(calls) == 1:
-            fn = calls[0]["function"]
-            call_names[calls[0].get("id")] = fn["name"]
-            b.adjust(_TOOL_CALL_EXTRA, src + ".tool_calls[0]", "tool call framing (fitted, 2024)", True)
-            b.text(fn["name"], src + ".tool_calls[0].function.name")
-        elif calls:
-            for c in calls:
-                call_names[c.get("id")] = c["function"]["name"]
-            b.adjust(_PARALLEL_EXTRA, src + ".tool_calls", "parallel tool calls framing (fitted, 2024)", True)
-            b.text("multi_tool_use.parallel", src + ".tool_calls", estimate=True)
+        _calls_header(b, calls, src, call_names)
         if m.get("function_call"):
             b.adjust(_LEGACY_CALL_EXTRA, src + ".function_call", "function_call framing (measured, 0613)", False)
             b.text(m["function_call"]["name"], src + ".function_call.name")
@@ -188,13 +209,7 @@ def _chatml(b: _Builder, request: dict, image_sizes) -> None:
             _tools_block(b, _text_of(m.get("content")), functions, param, choice, src)
         else:
             _content(b, m.get("content"), src + ".content", image_sizes)
-        if len(calls) == 1:
-            b.text(compact_arguments(calls[0]["function"]["arguments"]), src + ".tool_calls[0].function.arguments")
-        elif calls:
-            uses = [{"recipient_name": "functions." + c["function"]["name"],
-                     "parameters": json.loads(compact_arguments(c["function"]["arguments"]) or "{}")} for c in calls]
-            b.text(json.dumps({"tool_uses": uses}, separators=(",", ":"), ensure_ascii=False),
-                   src + ".tool_calls", estimate=True)
+        _calls_body(b, calls, src)
         if m.get("function_call"):
             b.text(m["function_call"].get("arguments", ""), src + ".function_call.arguments")
         b.special("<|im_end|>", src)

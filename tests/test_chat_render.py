@@ -90,3 +90,12 @@ def test_content_and_tool_calls_render_as_two_messages():
             {"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]}
     text = explain_prompt_tokens(req).rendered
     assert text.count("<|im_start|>assistant") == 3  # content message, call message, reply priming
+
+
+def test_unparsable_arguments_and_unknown_tool_call_ids_still_count():
+    calls = [{"id": str(k), "type": "function", "function": {"name": "f", "arguments": "{not json"}} for k in range(2)]
+    req = {"model": "gpt-4o", "messages": [{"role": "assistant", "content": None, "tool_calls": calls},
+                                           {"role": "tool", "tool_call_id": "missing", "content": "ok"}]}
+    b = explain_prompt_tokens(req)
+    assert b.total == sum(p.tokens for p in b.pieces) and b.estimate
+    assert "<|im_start|>tool<|im_sep|>ok" in b.rendered  # unknown call id: framed by the role

@@ -26,8 +26,10 @@ logits, before bias/penalties/temperature/top_p), like the API's; pass
 `logprobs_source="processed"` to get those of the distribution the token was drawn from.
 
 Counting: `usage.prompt_tokens` sums the prompt tokens of every prompt; `completion_tokens`
-sums every sampled token of every generated candidate (all `best_of` of them, as the API
-bills), including a final `<|endoftext|>` and the tokens that completed a stop sequence.
+sums the sampled tokens of every generated candidate (all `best_of` of them, as the API
+bills), *not* counting a final `<|endoftext|>` (the API's count of a finished message is the
+tokens of its content: see `refimpl.chat_count.count_completion_tokens`) but counting the tokens
+that completed a stop sequence (they were generated; unverified against the API).
 
 Not implemented: streaming, context-window limits per model, `user` has no effect.
 """
@@ -95,10 +97,16 @@ class Generated:
     tokens: list = field(default_factory=list)
     text_bytes: bytes = b""
     finish_reason: str = "length"
-    n_sampled: int = 0
+    n_sampled: int = 0                                # every token drawn, <|endoftext|> included
+    ended_by_eot: bool = False
     logprobs: list = field(default_factory=list)      # reported source
     raw_logprobs: list = field(default_factory=list)  # model's own, for best_of ranking
     top: list = field(default_factory=list)           # [(token, logprob), ...] per position
+
+    @property
+    def completion_tokens(self) -> int:
+        """What `usage.completion_tokens` counts for this candidate (see the module notes)."""
+        return self.n_sampled - int(self.ended_by_eot)
 
 
 def _call(model, ids, n_vocab):
@@ -151,7 +159,7 @@ def generate(model, prompt_ids, *, encoding, max_tokens, seed, choice_index=0, s
         out.n_sampled += 1
         raw = log_softmax(logits)
         if token == encoding.eot_token:
-            out.finish_reason = "stop"
+            out.finish_reason, out.ended_by_eot = "stop", True
             break
         source = raw if logprobs_source == "raw" else lp
         out.tokens.append(token)
@@ -204,8 +212,11 @@ def _prompts(prompt, encoding):
 
 def _completion_logprobs(encoding, prompt_text, gen, k, echo_part):
     tokens, token_lps, tops, offsets = [], [], [], []
-    offset = 0 if echo_part else len(prompt_text)
+    base = 0 if echo_part else len(prompt_text)
+    seen = b""  # bytes before this token; a partial UTF-8 character does not count yet
     for t, lp, top in (echo_part or []) + list(zip(gen.tokens, gen.logprobs, gen.top)):
+        offsets.append(base + len(seen.decode("utf-8", errors="ignore")))
+        seen += encoding.decode_single_token_bytes(t)
         s = _token_string(encoding, t)
         tokens.append(s)
         token_lps.append(lp)
@@ -216,8 +227,6 @@ def _completion_logprobs(encoding, prompt_text, gen, k, echo_part):
             if s not in d and lp is not None:  # the API always includes the sampled token
                 d[s] = lp
             tops.append(d)
-        offsets.append(offset)
-        offset += len(s) if not s.startswith("bytes:") else 0
     return {"tokens": tokens, "token_logprobs": token_lps, "top_logprobs": tops, "text_offset": offsets}
 
 
@@ -236,7 +245,7 @@ def create_completion(request: dict, model=None, *, logprobs_source: str = "raw"
     >>> r["choices"][0]["text"], r["choices"][0]["finish_reason"]
     (' The capital of France is Paris.', 'stop')
     >>> r["usage"]
-    {'prompt_tokens': 11, 'completion_tokens': 8, 'total_tokens': 19}
+    {'prompt_tokens': 11, 'completion_tokens': 7, 'total_tokens': 18}
     """
     unknown = sorted(set(request) - _COMPLETION_KEYS)
     if unknown:
@@ -292,7 +301,7 @@ def create_completion(request: dict, model=None, *, logprobs_source: str = "raw"
                                choice_index=c, stop=stop, top_logprobs=k or 0,
                                logprobs_source=logprobs_source, **sampling)
                       for c in range(best_of)]
-        completion_tokens += sum(g.n_sampled for g in candidates)
+        completion_tokens += sum(g.completion_tokens for g in candidates)
         if best_of > n:
             # Keep the n with the highest mean log-probability per token (model's own
             # distribution); ties by lower candidate index.
@@ -452,7 +461,7 @@ def create_chat_completion(request: dict, model=None, *, logprobs_source: str = 
         g = generate(model, ids, encoding=encoding, max_tokens=max_tokens, seed=seed, choice_index=c,
                      stop=stop, top_logprobs=k or 0, logprobs_source=logprobs_source,
                      token_filter=token_filter, **sampling)
-        completion_tokens += g.n_sampled
+        completion_tokens += g.completion_tokens
         logprobs = None
         if want_logprobs:
             content = []

@@ -202,6 +202,15 @@ def test_chat_response_shape_and_logprobs():
     json.dumps(r, allow_nan=False)
 
 
+def test_chat_completion_tokens_match_chat_count_for_a_finished_message():
+    from refimpl.chat_count import count_completion_tokens
+
+    r = create_chat_completion(chat(temperature=0, max_tokens=30, messages=[
+        {"role": "user", "content": "Question: What is the capital of France?\nAnswer:"}]))
+    assert r["choices"][0]["finish_reason"] == "stop"
+    assert r["usage"]["completion_tokens"] == count_completion_tokens(r, "gpt-4")
+
+
 def test_chat_choice_i_independent_of_n():
     a = create_chat_completion(chat(n=1))["choices"][0]
     b = create_chat_completion(chat(n=3))["choices"][0]
@@ -254,3 +263,20 @@ def test_responses_validate_against_openai_types():
     Completion.model_validate(create_completion(req(n=2, logprobs=2)))
     ChatCompletion.model_validate(create_chat_completion(chat(n=2, logprobs=True, top_logprobs=2)))
     assert openai
+
+
+def test_partial_utf8_tokens_in_legacy_logprobs():
+    enc = default_model("cl100k_base").encoding
+    script = enc.encode("日本語") + [enc.eot_token]  # 語 is split over two tokens
+
+    def model(ids):
+        logits = np.zeros(enc.n_vocab)
+        logits[script[len(ids) - 1]] = 60.0
+        return logits
+
+    r = create_completion(req(model="davinci-002", prompt="x", logprobs=1), model=model)
+    c = r["choices"][0]
+    assert c["text"] == "日本語" and c["finish_reason"] == "stop"
+    assert c["logprobs"]["tokens"][2:] == ["bytes:\\xe8\\xaa", "bytes:\\x9e"]
+    assert c["logprobs"]["text_offset"] == [1, 2, 3, 3]
+    assert r["usage"]["completion_tokens"] == 4  # the final <|endoftext|> is not counted

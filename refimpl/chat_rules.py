@@ -110,6 +110,8 @@ _FAMILIES: dict[str, dict] = {
     "gpt-4": dict(encoding=_CL),
     "gpt-4-turbo": dict(encoding=_CL, image=_TILE_85),
     "gpt-4-vision": dict(encoding=_CL, image=_TILE_85),
+    "gpt-4-1106-vision": dict(encoding=_CL, image=_TILE_85),
+    "gpt-4v": dict(encoding=_CL, image=_TILE_85),  # Azure's name for gpt-4 with vision
     "gpt-4o": dict(encoding=_O2, image=_TILE_85),
     "chatgpt-4o": dict(encoding=_O2, image=_TILE_85),
     "gpt-4o-mini": dict(encoding=_O2, image=_MINI_4O),

@@ -38,6 +38,7 @@ def test_0301_and_0314_priming_change():
     ("o1", "o200k_base", 75), ("o3-2025-04-16", "o200k_base", 75), ("gpt-5", "o200k_base", 70),
     ("computer-use-preview", "o200k_base", 65), ("gpt-4-turbo", "cl100k_base", 85),
     ("ft:gpt-4o-mini-2024-07-18:org::abc", "o200k_base", 2833),
+    ("gpt-4-1106-vision-preview", "cl100k_base", 85), ("gpt-4v", "cl100k_base", 85),
 ])
 def test_families_and_image_constants(model, encoding, base):
     rules = resolve_rules(model)

@@ -4,7 +4,7 @@
 `create_chat_completion(request, model=None)` the Chat Completions API. `model` is any
 callable from the token ids so far (a list of ints) to next-token logits, a numpy array of
 shape (V,) (or (1, V)); the default is the bundled n-gram model (`refimpl.ngram`) over the
-request model's encoding. Set a `identity` string attribute on your model so that
+request model's encoding. Set an `identity` string attribute on your model so that
 `system_fingerprint` changes when the model does.
 
 The loop, for choice i of a prompt (each step is one of this package's reference functions):
@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .chat_count import explain_prompt_tokens
-from .json_mode import JsonObjectFilter
+from .json_mode import JSON_MODE_VERSION, JsonObjectFilter
 from .logits import log_softmax
 from .ngram import default_model
 from .params import (
@@ -85,6 +85,16 @@ _COMPLETION_KEYS = {
     "echo", "stop", "presence_penalty", "frequency_penalty", "best_of", "logit_bias", "seed", "user",
 }
 _OPEN_ENDED_CAP = 256  # max_tokens=None: refimpl has no per-model context table, so it caps here
+
+#: Names the loop (stop handling, prompt assembly, counting). With the model's identity, the
+#: encoding, JSON_MODE_VERSION and (inside `system_fingerprint`) the sampler and processing
+#: versions, it makes up every response's `system_fingerprint`.
+GENERATION_VERSION = "refimpl-generation-v1"
+
+
+def _fingerprint(model, encoding):
+    identity = getattr(model, "identity", None) or f"user-model:{type(model).__qualname__}"
+    return system_fingerprint(identity, encoding.name, GENERATION_VERSION, JSON_MODE_VERSION)
 
 
 # -- the loop ------------------------------------------------------------------------------------
@@ -328,14 +338,13 @@ def create_completion(request: dict, model=None, *, logprobs_source: str = "raw"
                 "finish_reason": g.finish_reason,
             })
 
-    identity = getattr(model, "identity", None) or f"user-model:{type(model).__qualname__}"
     canonical = json.dumps(request, sort_keys=True, default=str) + f"|{seed}"
     return {
         "id": "cmpl-" + hashlib.sha256(canonical.encode()).hexdigest()[:24],
         "object": "text_completion",
         "created": int(time.time()),
         "model": name,
-        "system_fingerprint": system_fingerprint(identity, encoding.name),
+        "system_fingerprint": _fingerprint(model, encoding),
         "choices": choices,
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},
@@ -478,14 +487,13 @@ def create_chat_completion(request: dict, model=None, *, logprobs_source: str = 
             "finish_reason": g.finish_reason,
         })
 
-    identity = getattr(model, "identity", None) or f"user-model:{type(model).__qualname__}"
     canonical = json.dumps(request, sort_keys=True, default=str) + f"|{seed}"
     return {
         "id": "chatcmpl-" + hashlib.sha256(canonical.encode()).hexdigest()[:24],
         "object": "chat.completion",
         "created": int(time.time()),
         "model": request["model"],
-        "system_fingerprint": system_fingerprint(identity, encoding.name),
+        "system_fingerprint": _fingerprint(model, encoding),
         "choices": choices,
         "usage": {"prompt_tokens": breakdown.total, "completion_tokens": completion_tokens,
                   "total_tokens": breakdown.total + completion_tokens},

@@ -27,7 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["START", "step", "feed", "is_json_object_prefix", "is_complete", "JsonObjectFilter"]
+__all__ = ["START_STATE", "step", "feed", "is_json_object_prefix", "is_complete", "JsonObjectFilter",
+           "JSON_MODE_VERSION"]
+
+#: Names the automaton's language; part of `system_fingerprint`, since it shapes JSON-mode draws.
+JSON_MODE_VERSION = "json-object-automaton-v1"
 
 # Modes of the automaton. A state is (mode, aux, stack): stack is a tuple of b"{" / b"[" for
 # the open containers; aux carries per-mode detail (see the comments in `step`).

@@ -208,3 +208,22 @@ def test_rejects_bad_history():
         process_logits(np.zeros(2), [7])
     with pytest.raises(ValueError, match=re.escape("output_token_ids must have one sequence per row, got 1 sequences for 2 rows")):
         process_logits(np.zeros((2, 2)), [[0]])
+
+
+@settings(deadline=None)
+@given(batches(), st.floats(0, 2), st.floats(0, 2))
+def test_more_presence_penalty_never_raises_a_generated_token(batch, a, b):
+    logits, hist = batch
+    logits = logits.astype(np.float64)
+    lo, hi = sorted([a, b])
+    p_lo = np.exp(process_logits(logits, hist, presence_penalty=lo))
+    p_hi = np.exp(process_logits(logits, hist, presence_penalty=hi))
+    for row, seq in enumerate(hist):
+        for t in set(seq):
+            assert p_hi[row, t] <= p_lo[row, t] + 1e-12
+
+
+def test_logit_bias_extremes_ban_and_force():
+    logits = np.array([3.0, 0.0, -1.0])
+    p = np.exp(process_logits(logits, logit_bias={"0": -100, 2: 100}))
+    assert p[0] < 1e-40 and p[2] > 0.9999

@@ -264,7 +264,9 @@ def apply_top_p(scores, top_p, *, min_tokens_to_keep=1):
     if int(min_tokens_to_keep) < 1:
         raise ValueError(f"min_tokens_to_keep must be >= 1, got {min_tokens_to_keep!r}")
     x, squeeze, dtype = _to_batch(scores)
-    keep = np.stack([_top_p_keep_row(row, float(top_p), int(min_tokens_to_keep)) for row in x])
+    keep = np.zeros(x.shape, dtype=bool)  # (B, V)
+    for b, row in enumerate(x):
+        keep[b] = _top_p_keep_row(row, float(top_p), int(min_tokens_to_keep))
     return _from_batch(np.where(keep, x, -np.inf), squeeze, dtype)
 
 

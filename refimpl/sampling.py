@@ -110,7 +110,9 @@ def process_logits(logits, output_token_ids=(), *, temperature=1.0, top_p=1.0,
     x = _logit_bias(x, bias)                                       # 1. (B, V)
     x = _penalties(x, token_counts(hist, x.shape[1]), fp, pp)      # 2. (B, V)
     x = _temperature(x, temperature)                               # 3. (B, V), row max 0
-    keep = np.stack([_top_p_keep_row(row, top_p, 1) for row in x])  # 4. (B, V) bool
+    keep = np.zeros(x.shape, dtype=bool)                           # 4. (B, V) nucleus mask
+    for b, row in enumerate(x):
+        keep[b] = _top_p_keep_row(row, top_p, 1)
     x = _log_softmax(np.where(keep, x, -np.inf))                   # 5. (B, V)
     return _from_batch(x, squeeze, dtype)
 
@@ -175,4 +177,4 @@ def process_logits_reference(logits, output_token_ids=(), *, temperature=1.0, to
         m = max(z[j] for j in kept)
         log_total = m + math.log(math.fsum(math.exp(z[j] - m) for j in kept))
         out_rows.append([z[j] - log_total if j in kept else -math.inf for j in range(V)])
-    return _from_batch(np.array(out_rows, dtype=np.float64), squeeze, dtype)
+    return _from_batch(np.array(out_rows, dtype=np.float64).reshape(x.shape), squeeze, dtype)

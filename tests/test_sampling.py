@@ -227,3 +227,9 @@ def test_logit_bias_extremes_ban_and_force():
     logits = np.array([3.0, 0.0, -1.0])
     p = np.exp(process_logits(logits, logit_bias={"0": -100, 2: 100}))
     assert p[0] < 1e-40 and p[2] > 0.9999
+
+
+def test_empty_batch():
+    out = process_logits(np.zeros((0, 4), dtype=np.float32), top_p=0.5)
+    assert out.shape == (0, 4) and out.dtype == np.float32
+    assert process_logits_reference(np.zeros((0, 4))).shape == (0, 4)

@@ -13,6 +13,9 @@ Worked micro-example, with ranks {b"a": 0, b"b": 1, b"ab": 2, b"aa": 3, b"aab": 
 Two implementations give the same answer:
 
 * :func:`bpe_merge_textbook` is the loop above, O(n^2) in the piece length. Read this one.
+* :func:`bpe_merge_fast` is the same loop arranged for CPython: the ranks of adjacent pairs sit
+  in a list, ``min`` and ``list.index`` (C loops) find the lowest leftmost one, and a merge only
+  looks up its two new neighbours. Still O(n^2), but fast for the short pieces that dominate.
 * :func:`bpe_merge_heap` keeps the candidate pairs in a heap keyed by (rank, start), and the
   current parts in a linked list, so each merge costs O(log n): O(n log n) for a piece of n bytes.
   This is what makes a one-megabyte piece (a million spaces, say) encode in seconds.
@@ -113,14 +116,46 @@ def bpe_merge_heap(ranks: Ranks, piece: bytes) -> list[bytes]:
     return out
 
 
+_NO_RANK = 1 << 62  # larger than any rank: "this pair is not mergeable"
+
+
+def bpe_merge_fast(ranks: Ranks, piece: bytes) -> list[bytes]:
+    """Same result as :func:`bpe_merge_textbook`, quicker on short pieces.
+
+    ``bounds`` are the start offsets of the current parts (plus the end); ``pair[i]`` is the
+    rank of part i + part i+1, or ``_NO_RANK``. (This is tiktoken's ``_byte_pair_merge``.)
+
+    >>> bpe_merge_fast({b"a": 0, b"b": 1, b"ab": 2}, b"abab")
+    [b'ab', b'ab']
+    """
+    n = len(piece)
+    if n <= 1:
+        return [piece] if n else []
+    get = ranks.get
+    bounds = list(range(n + 1))
+    pair = [get(piece[i:i + 2], _NO_RANK) for i in range(n - 1)]
+    while pair:
+        best = min(pair)
+        if best == _NO_RANK:
+            break
+        i = pair.index(best)  # leftmost of the lowest
+        del bounds[i + 1]
+        del pair[i]
+        if i < len(pair):
+            pair[i] = get(piece[bounds[i]:bounds[i + 2]], _NO_RANK)
+        if i > 0:
+            pair[i - 1] = get(piece[bounds[i - 1]:bounds[i + 1]], _NO_RANK)
+    return [piece[bounds[j]:bounds[j + 1]] for j in range(len(bounds) - 1)]
+
+
 def byte_pair_split(piece: bytes, ranks: Ranks) -> list[bytes]:
-    """The byte strings of ``piece``'s tokens (textbook loop for short pieces, heap for long).
+    """The byte strings of ``piece``'s tokens (list-based loop for short pieces, heap for long).
 
     >>> byte_pair_split(b"abcd", {b"a": 0, b"b": 1, b"c": 2, b"d": 3, b"ab": 4, b"cd": 5})
     [b'ab', b'cd']
     """
     if len(piece) < LARGE_PIECE:
-        return bpe_merge_textbook(ranks, piece)
+        return bpe_merge_fast(ranks, piece)
     return bpe_merge_heap(ranks, piece)
 
 

@@ -15,6 +15,7 @@ byte) refimpl raises the same exception type with a message that says what to do
 from __future__ import annotations
 
 import functools
+from itertools import chain
 from typing import AbstractSet, Collection, Literal, Sequence
 
 import regex
@@ -70,7 +71,7 @@ class Encoding:
         self._split = SplitPattern(pat_str)
         # Longest first, so that a special token that is a prefix of another never wins.
         self._special_re = _literal_alternation(frozenset(special_tokens)) if special_tokens else None
-        self._cache: dict[str, tuple[int, ...]] = {}
+        self._cache = _PieceCache(mergeable_ranks)
 
     def __repr__(self) -> str:
         return f"<Encoding {self.name!r}>"
@@ -416,31 +417,17 @@ class Encoding:
                 raise DisallowedSpecialTokenError(match.group())
         return allowed_special
 
-    def _piece_tokens(self, piece: str) -> tuple[int, ...]:
-        """Tokens of one regex piece: the whole piece if it is a token, else BPE."""
-        cached = self._cache.get(piece)
-        if cached is not None:
-            return cached
-        b = piece.encode("utf-8")
-        token = self._mergeable_ranks.get(b)
-        tokens = (token,) if token is not None else tuple(byte_pair_encode(b, self._mergeable_ranks))
-        if len(self._cache) >= _PIECE_CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[piece] = tokens
-        return tokens
-
     def _encode_segment(self, text: str, out: list[int]) -> int:
         """Append the tokens of ``text`` (no special tokens in it) to ``out``.
 
         Returns how many tokens the last piece gave (tiktoken's ``last_piece_token_len``).
         """
-        get = self._cache.get
-        piece_tokens = self._piece_tokens
-        tokens: tuple[int, ...] = ()
-        for piece in self._split.program_for(text).findall(text):
-            tokens = get(piece) or piece_tokens(piece)
-            out += tokens
-        return len(tokens)
+        pieces = self._split.program_for(text).findall(text)
+        if not pieces:
+            return 0
+        # The piece cache does the work: a hit is a C-level dict lookup, a miss runs BPE.
+        out.extend(chain.from_iterable(map(self._cache.__getitem__, pieces)))
+        return len(self._cache[pieces[-1]])
 
     def _encode_with_special(self, text: str, allowed: AbstractSet[str]) -> tuple[list[int], int]:
         """tiktoken's ``CoreBPE::encode``: returns (tokens, last_piece_token_len)."""
@@ -473,15 +460,19 @@ class Encoding:
 
     def _count_checked(self, text: str, allowed: AbstractSet[str], limit) -> int:
         total, start = 0, 0
-        get, piece_tokens = self._cache.get, self._piece_tokens
+        lookup = self._cache.__getitem__
         while True:
             special = self._next_allowed_special(text, start, allowed)
             end = special.start() if special else len(text)
             segment = text[start:end]
-            for piece in self._split.program_for(segment).findall(segment):
-                total += len(get(piece) or piece_tokens(piece))
-                if limit is not None and total > limit:
-                    return total
+            pieces = self._split.program_for(segment).findall(segment)
+            if limit is None:
+                total += sum(map(len, map(lookup, pieces)))
+            else:
+                for piece in pieces:
+                    total += len(lookup(piece))
+                    if total > limit:
+                        return total
             if special is None:
                 return total
             total += 1
@@ -527,6 +518,27 @@ class Encoding:
             self.__dict__ = registry.get_encoding(value).__dict__
             return
         self.__init__(**value)
+
+
+class _PieceCache(dict):
+    """``{piece: tokens}``; a missing piece is encoded (whole-piece token, else BPE) and kept.
+
+    Bounded: cleared when it reaches ``_PIECE_CACHE_LIMIT`` entries, so memory stays flat on
+    endless streams of new text. (tiktoken's notes: the reference tokeniser had such a cache.)
+    """
+
+    def __init__(self, ranks: dict[bytes, int]):
+        super().__init__()
+        self.ranks = ranks
+
+    def __missing__(self, piece: str) -> tuple[int, ...]:
+        data = piece.encode("utf-8")
+        token = self.ranks.get(data)
+        tokens = (token,) if token is not None else tuple(byte_pair_encode(data, self.ranks))
+        if len(self) >= _PIECE_CACHE_LIMIT:
+            self.clear()
+        self[piece] = tokens
+        return tokens
 
 
 def _check_text(text) -> None:

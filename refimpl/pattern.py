@@ -12,9 +12,13 @@ both:
    * the *exact* one spells every property out as an explicit class of Unicode 16.0 ranges.
 
    Both give the same pieces on any text without a *suspect* code point: one on which the
-   installed ``regex`` and Unicode 16.0 disagree for a property the pattern uses. The suspect set
-   is measured once per process, over all 1.1 million code points, the first time a non-ASCII text
-   is split (about 0.1 s). ASCII text never needs it.
+   installed ``regex`` and Unicode 16.0 disagree for a property the pattern uses. Each distinct
+   character of a non-ASCII text is classified once (and remembered); a text with a suspect
+   character is split with the exact program.
+
+   * ASCII text, the common case, gets a third program: the same pattern with every class cut
+     down to ASCII, compiled with the standard library's ``re`` (about 2.5x faster than ``regex``
+     here; possessive quantifiers need Python >= 3.11, older Pythons use ``regex`` for it).
 
 2. ``$``. In Rust (no ``m`` flag) it means end of text; in Python it also matches before a final
    newline. We write ``\\Z``. (For the official patterns the two agree, because ``$`` only
@@ -41,7 +45,17 @@ _SHORTHAND = {"s": ("White_Space", False), "S": ("White_Space", True)}
 class _Parsed:
     fast: str             # pattern for regex's own tables
     exact: str            # pattern with Unicode 16.0 classes spelled out
+    ascii: str            # pattern with classes cut down to ASCII, for ASCII-only text
     properties: frozenset  # property names the pattern uses
+
+
+_ASCII = ((0, 0x7F),)
+
+
+def _intersect(ranges, limits=_ASCII):
+    (lo_limit, hi_limit), = limits
+    return tuple((max(lo, lo_limit), min(hi, hi_limit)) for lo, hi in ranges
+                 if lo <= hi_limit and hi >= lo_limit)
 
 
 def _class_body(ranges) -> str:
@@ -68,8 +82,14 @@ def _translate(pat_str: str) -> _Parsed:
     A tiny scanner is enough: we only need to know whether we are inside ``[...]`` and to
     step over escapes. (subtle: ``]`` right after ``[`` or ``[^`` is a literal.)
     """
-    fast, exact, props = [], [], set()
-    i, n, in_class, class_start = 0, len(pat_str), False, -1
+    fast, exact, ascii_, props = [], [], [], set()
+    i, n, in_class, class_start, ascii_class_start = 0, len(pat_str), False, -1, -1
+
+    def emit(text, ascii_text=None):
+        fast.append(text)
+        exact.append(text)
+        ascii_.append(text if ascii_text is None else ascii_text)
+
     while i < n:
         c = pat_str[i]
         if c == "\\" and i + 1 < n:
@@ -85,40 +105,54 @@ def _translate(pat_str: str) -> _Parsed:
             elif nxt in _SHORTHAND:
                 (name, negate), length = _SHORTHAND[nxt], 2
             if name is not None and known_property(name):
-                token = pat_str[i:i + length]
                 props.add(name)
                 ranges = property_ranges(name)
                 if negate:
                     ranges = _negated_ranges(ranges)
-                body = _class_body(ranges)
-                fast.append(token)
-                exact.append(body if in_class else f"[{body}]")
+                body, ascii_body = _class_body(ranges), _class_body(_intersect(ranges))
+                fast.append(pat_str[i:i + length])
+                if in_class:
+                    exact.append(body)
+                    ascii_.append(ascii_body)
+                else:
+                    exact.append(f"[{body}]")
+                    ascii_.append(f"[{ascii_body}]" if ascii_body else "(?!)")
                 i += length
                 continue
             # Any other escape is copied as is, two characters at a time.
-            fast.append(pat_str[i:i + 2])
-            exact.append(pat_str[i:i + 2])
+            emit(pat_str[i:i + 2])
             i += 2
             continue
         if in_class:
             if c == "]" and i > class_start:
                 in_class = False
+                if not "".join(ascii_[ascii_class_start:]):
+                    # every member was cut away: [] can never match, [^] matches anything
+                    opener = ascii_[ascii_class_start - 1]
+                    del ascii_[ascii_class_start - 1:]
+                    emit(c, "(?!)" if opener == "[" else "[\\x00-\\x7f]")
+                    i += 1
+                    continue
         elif c == "[":
             in_class = True
             class_start = i + 1
+            opener = "["
             if i + 1 < n and pat_str[i + 1] == "^":
                 class_start += 1
+                opener = "[^"
             if class_start < n and pat_str[class_start] == "]":
                 class_start += 1  # a leading ] is a literal
+            emit(opener)
+            ascii_class_start = len(ascii_)
+            i += len(opener)
+            continue
         elif c == "$":
-            fast.append("\\Z")
-            exact.append("\\Z")
+            emit("\\Z")
             i += 1
             continue
-        fast.append(c)
-        exact.append(c)
+        emit(c)
         i += 1
-    return _Parsed("".join(fast), "".join(exact), frozenset(props))
+    return _Parsed("".join(fast), "".join(exact), "".join(ascii_), frozenset(props))
 
 
 @functools.lru_cache(maxsize=None)
@@ -153,6 +187,32 @@ def _disagreement(name: str) -> tuple[tuple[int, int], ...]:
     return tuple(zip(starts.tolist(), ends.tolist()))
 
 
+def _member_test(name: str):
+    """``test(char) -> (in regex's tables, in Unicode 16.0)`` for one property."""
+    import bisect
+
+    ranges = property_ranges(name)
+    starts = [lo for lo, _ in ranges]
+    theirs = regex.compile(r"\s" if name == "White_Space" else f"\\p{{{name}}}").match
+
+    def test(char: str) -> tuple[bool, bool]:
+        cp = ord(char)
+        i = bisect.bisect_right(starts, cp) - 1
+        return theirs(char) is not None, i >= 0 and cp <= ranges[i][1]
+
+    return test
+
+
+def _compile_ascii(src: str):
+    """The ASCII program with ``re`` if this Python can (possessive quantifiers: 3.11+)."""
+    import re
+
+    try:
+        return re.compile(src)
+    except re.error:
+        return regex.compile(src)
+
+
 class SplitPattern:
     """A compiled split pattern that finds the pieces tiktoken finds.
 
@@ -168,23 +228,32 @@ class SplitPattern:
             self._fast = regex.compile(parsed.fast)
         except regex.error as e:
             raise ValueError(f"cannot compile pat_str {pat_str!r}: {e}") from None
+        self._ascii = _compile_ascii(parsed.ascii)
         self._exact_src = parsed.exact
         self._properties = parsed.properties
         self._exact = None
-        self._suspect = None  # compiled lazily; False means "no disagreement"
+        self._tests = None
+        # Characters already classified: safe (both tables agree) or suspect.
+        self._safe_chars: set[str] = set()
+        self._suspect_chars: set[str] = set()
 
-    def _suspects(self):
-        if self._suspect is None:
-            ranges = sorted(r for name in self._properties for r in _disagreement(name))
-            self._suspect = regex.compile(f"[{_class_body(ranges)}]") if ranges else False
-        return self._suspect
+    def _classify(self, chars: set[str]) -> bool:
+        """Remember each new character as safe or suspect; True if any of ``chars`` is suspect."""
+        if self._tests is None:
+            self._tests = [_member_test(name) for name in sorted(self._properties)]
+        for char in chars - self._safe_chars - self._suspect_chars:
+            if any(a != b for a, b in (test(char) for test in self._tests)):
+                self._suspect_chars.add(char)
+            else:
+                self._safe_chars.add(char)
+        return not chars.isdisjoint(self._suspect_chars)
 
     def program_for(self, text: str):
         """The compiled program that splits ``text`` exactly as tiktoken does."""
         if text.isascii():
-            return self._fast
-        suspect = self._suspects()
-        if suspect is False or suspect.search(text) is None:
+            return self._ascii
+        chars = set(text)
+        if chars <= self._safe_chars or not self._classify(chars):
             return self._fast
         if self._exact is None:
             self._exact = regex.compile(self._exact_src)
@@ -199,3 +268,7 @@ class SplitPattern:
         if self._exact is None:
             self._exact = regex.compile(self._exact_src)
         return self._exact.findall(text)
+
+    def fast_findall(self, text: str) -> list[str]:
+        """Like :meth:`findall`, always with ``regex``'s own tables (exact only without suspects)."""
+        return self._fast.findall(text)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from refimpl import get_encoding
-from refimpl.bpe import bpe_merge_heap, bpe_merge_textbook, byte_pair_encode, byte_pair_split
+from refimpl.bpe import bpe_merge_fast, bpe_merge_heap, bpe_merge_textbook, byte_pair_encode, byte_pair_split
 
 SMALL_RANKS = {bytes([i]): i for i in range(256)} | {b"ab": 256, b"aa": 257, b"aab": 258, b"ba": 259, b"abab": 260}
 
@@ -29,14 +29,18 @@ def ranks_and_piece(draw):
 @given(ranks_and_piece())
 def test_heap_equals_textbook_on_random_vocabularies(case):
     ranks, piece = case
-    assert bpe_merge_heap(ranks, piece) == bpe_merge_textbook(ranks, piece)
+    expected = bpe_merge_textbook(ranks, piece)
+    assert bpe_merge_heap(ranks, piece) == expected
+    assert bpe_merge_fast(ranks, piece) == expected
 
 
 @given(st.text(max_size=200))
 def test_heap_equals_textbook_on_real_ranks(text):
     ranks = get_encoding("cl100k_base")._mergeable_ranks
     piece = text.encode("utf-8")
-    assert bpe_merge_heap(ranks, piece) == bpe_merge_textbook(ranks, piece)
+    expected = bpe_merge_textbook(ranks, piece)
+    assert bpe_merge_heap(ranks, piece) == expected
+    assert bpe_merge_fast(ranks, piece) == expected
 
 
 @pytest.mark.parametrize("name", ["r50k_base", "cl100k_base", "o200k_base"])
@@ -52,10 +56,11 @@ def test_worked_example_from_the_docstring():
     # ties: the leftmost of two equal-rank pairs merges first
     assert bpe_merge_textbook(SMALL_RANKS, b"aaa") == [b"aa", b"a"]
     assert bpe_merge_heap(SMALL_RANKS, b"aaa") == [b"aa", b"a"]
+    assert bpe_merge_fast(SMALL_RANKS, b"aaa") == [b"aa", b"a"]
 
 
 def test_empty_and_single_byte_pieces():
-    assert bpe_merge_heap(SMALL_RANKS, b"") == [] == bpe_merge_textbook(SMALL_RANKS, b"")
+    assert bpe_merge_heap(SMALL_RANKS, b"") == [] == bpe_merge_textbook(SMALL_RANKS, b"") == bpe_merge_fast(SMALL_RANKS, b"")
     assert byte_pair_encode(b"a", SMALL_RANKS) == [97]
     assert byte_pair_split(b"x" * 150, SMALL_RANKS) == [b"x"] * 150
 

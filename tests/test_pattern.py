@@ -43,16 +43,32 @@ def test_the_installed_regex_is_newer_than_unicode_16():
 @given(text=st.text(st.characters(exclude_characters="\U00010940"), max_size=40))
 def test_fast_and_exact_programs_agree_without_suspects(pat_str, text):
     split = SplitPattern(pat_str)
-    if split._suspects() and split._suspects().search(text):
-        return
+    if split._classify(set(text)):
+        return  # a suspect character: only the exact program is right
     assert split.findall(text) == split.exact_findall(text)
+
+
+@pytest.mark.parametrize("pat_str", list(PATTERNS.values()))
+@given(text=st.text(st.characters(max_codepoint=127), max_size=60))
+def test_ascii_program_agrees_on_ascii_text(pat_str, text):
+    split = SplitPattern(pat_str)
+    assert split.program_for(text) is split._ascii
+    assert split._ascii.findall(text) == split.fast_findall(text) == split.exact_findall(text)
+
+
+def test_ascii_program_handles_classes_with_no_ascii_members():
+    # \p{Lo} has no ASCII members: alone it becomes (?!), inside a class it adds nothing.
+    split = SplitPattern(r"\p{Lo}|[\p{Lo}]|[\p{Lo}\p{Lu}]+|[^\p{Lo}]")
+    assert split._ascii.findall("aBC") == split.exact_findall("aBC") == ["a", "BC"]
 
 
 def test_dollar_means_end_of_text_as_in_rust(tiktoken):
     # Python's $ also matches before a final newline; Rust's does not. "a$" must not match "a\n".
     ranks = {bytes([i]): i for i in range(256)}
     probe = tiktoken.Encoding("probe", pat_str=r"a$|\n", mergeable_ranks=ranks, special_tokens={})
-    assert SplitPattern(r"a$|\n").findall("a\n") == [bytes(probe.encode_ordinary("a\n")).decode()]
+    expected = [bytes(probe.encode_ordinary("a\n")).decode()]
+    assert SplitPattern(r"a$|\n").findall("a\n") == expected
+    assert SplitPattern(r"a$|\n").findall("a\n\u00e9") == expected
 
 
 def test_translation_keeps_classes_and_escapes():

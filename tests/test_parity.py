@@ -80,8 +80,9 @@ def test_round_trip_and_offsets_match_tiktoken(encoding_pair, name, text):
             ours.decode_with_offsets(tokens)
         return
     assert ours.decode_with_offsets(tokens) == expected
-    # Text without surrogates round-trips exactly.
-    assert ours.decode(ours.encode(text, allowed_special="all")) == text
+    # Text that is valid UTF-8 (no lone surrogates) round-trips exactly.
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        assert ours.decode(ours.encode(text, allowed_special="all")) == text
 
 
 @pytest.mark.parametrize("name", ENCODING_NAMES)

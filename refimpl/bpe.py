@@ -119,6 +119,30 @@ def bpe_merge_heap(ranks: Ranks, piece: bytes) -> list[bytes]:
 _NO_RANK = 1 << 62  # larger than any rank: "this pair is not mergeable"
 
 
+def _merge_fast(ranks: Ranks, piece: bytes) -> tuple[list[int], list]:
+    """The list-based merge loop. Returns ``(bounds, tokens)``: the start offsets of the final
+    parts (plus the end) and their ranks (None for a byte with no rank)."""
+    n = len(piece)
+    get = ranks.get
+    bounds = list(range(n + 1))
+    tokens = [get(piece[i:i + 1]) for i in range(n)]
+    pair = [get(piece[i:i + 2], _NO_RANK) for i in range(n - 1)]
+    while pair:
+        best = min(pair)
+        if best == _NO_RANK:
+            break
+        i = pair.index(best)  # leftmost of the lowest
+        del bounds[i + 1]
+        del pair[i]
+        del tokens[i + 1]
+        tokens[i] = best      # the merged part is the token whose rank we just used
+        if i < len(pair):
+            pair[i] = get(piece[bounds[i]:bounds[i + 2]], _NO_RANK)
+        if i > 0:
+            pair[i - 1] = get(piece[bounds[i - 1]:bounds[i + 1]], _NO_RANK)
+    return bounds, tokens
+
+
 def bpe_merge_fast(ranks: Ranks, piece: bytes) -> list[bytes]:
     """Same result as :func:`bpe_merge_textbook`, quicker on short pieces.
 
@@ -128,23 +152,9 @@ def bpe_merge_fast(ranks: Ranks, piece: bytes) -> list[bytes]:
     >>> bpe_merge_fast({b"a": 0, b"b": 1, b"ab": 2}, b"abab")
     [b'ab', b'ab']
     """
-    n = len(piece)
-    if n <= 1:
-        return [piece] if n else []
-    get = ranks.get
-    bounds = list(range(n + 1))
-    pair = [get(piece[i:i + 2], _NO_RANK) for i in range(n - 1)]
-    while pair:
-        best = min(pair)
-        if best == _NO_RANK:
-            break
-        i = pair.index(best)  # leftmost of the lowest
-        del bounds[i + 1]
-        del pair[i]
-        if i < len(pair):
-            pair[i] = get(piece[bounds[i]:bounds[i + 2]], _NO_RANK)
-        if i > 0:
-            pair[i - 1] = get(piece[bounds[i - 1]:bounds[i + 1]], _NO_RANK)
+    if len(piece) <= 1:
+        return [piece] if piece else []
+    bounds, _ = _merge_fast(ranks, piece)
     return [piece[bounds[j]:bounds[j + 1]] for j in range(len(bounds) - 1)]
 
 
@@ -165,7 +175,14 @@ def byte_pair_encode(piece: bytes, ranks: Ranks) -> list[int]:
     >>> byte_pair_encode(b"abab", {b"a": 0, b"b": 1, b"ab": 2})
     [2, 2]
     """
+    if 1 < len(piece) < LARGE_PIECE:
+        bounds, tokens = _merge_fast(ranks, piece)
+        if None not in tokens:
+            return tokens
+        parts = [piece[bounds[j]:bounds[j + 1]] for j in range(len(bounds) - 1)]
+    else:
+        parts = byte_pair_split(piece, ranks)
     try:
-        return [ranks[part] for part in byte_pair_split(piece, ranks)]
+        return [ranks[part] for part in parts]
     except KeyError as e:
         raise _missing_byte_error(piece, e.args[0]) from None

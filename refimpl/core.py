@@ -141,17 +141,22 @@ class Encoding:
         tokens = self.encode(text, allowed_special=allowed_special, disallowed_special=disallowed_special)
         return np.array(tokens, dtype=np.uint32)
 
-    def encode_ordinary_batch(self, text: list[str], *, num_threads: int = 8) -> list[list[int]]:
+    def encode_ordinary_batch(self, text: list[str], *, num_threads: int = 8,
+                              processes: int | None = None) -> list[list[int]]:
         """Encodes a list of strings, ignoring special tokens.
 
-        ``num_threads`` is accepted for tiktoken compatibility; pure-Python encoding holds the
-        GIL, so the texts are encoded one after another.
+        ``num_threads`` is accepted for tiktoken compatibility and ignored: pure-Python encoding
+        holds the GIL. ``processes`` (refimpl's) sets how many worker processes to use; the
+        default uses all cores for batches over a million characters and one process below
+        that (see :mod:`refimpl.parallel`). The result is the same either way.
 
         >>> from refimpl import get_encoding
         >>> get_encoding("gpt2").encode_ordinary_batch(["hello world", "goodbye world"])
         [[31373, 995], [11274, 16390, 995]]
         """
-        return [self.encode_ordinary(t) for t in text]
+        from .parallel import map_batch
+
+        return map_batch(self, "encode_ordinary", text, {}, processes)
 
     def encode_batch(
         self,
@@ -160,17 +165,19 @@ class Encoding:
         num_threads: int = 8,
         allowed_special: Literal["all"] | AbstractSet[str] = set(),  # noqa: B006
         disallowed_special: Literal["all"] | Collection[str] = "all",
+        processes: int | None = None,
     ) -> list[list[int]]:
-        """Encodes a list of strings (see :meth:`encode` for the special-token arguments).
+        """Encodes a list of strings (see :meth:`encode` for the special-token arguments and
+        :meth:`encode_ordinary_batch` for ``num_threads`` and ``processes``).
 
         >>> from refimpl import get_encoding
         >>> get_encoding("gpt2").encode_batch(["hello world", "goodbye world"])
         [[31373, 995], [11274, 16390, 995]]
         """
-        return [
-            self.encode(t, allowed_special=allowed_special, disallowed_special=disallowed_special)
-            for t in text
-        ]
+        from .parallel import map_batch
+
+        kwargs = {"allowed_special": allowed_special, "disallowed_special": disallowed_special}
+        return map_batch(self, "encode", text, kwargs, processes)
 
     def encode_with_unstable(
         self,
@@ -422,7 +429,7 @@ class Encoding:
 
         Returns how many tokens the last piece gave (tiktoken's ``last_piece_token_len``).
         """
-        pieces = self._split.program_for(text).findall(text)
+        pieces = self._split.findall(text)
         if not pieces:
             return 0
         # The piece cache does the work: a hit is a C-level dict lookup, a miss runs BPE.
@@ -465,7 +472,7 @@ class Encoding:
             special = self._next_allowed_special(text, start, allowed)
             end = special.start() if special else len(text)
             segment = text[start:end]
-            pieces = self._split.program_for(segment).findall(segment)
+            pieces = self._split.findall(segment)
             if limit is None:
                 total += sum(map(len, map(lookup, pieces)))
             else:

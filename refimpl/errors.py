@@ -20,6 +20,10 @@ class DisallowedSpecialTokenError(ValueError):
             "To disable this check for all special tokens, pass `disallowed_special=()`.\n"
         )
 
+    def __reduce__(self):
+        # rebuilt from the token, so the message survives a trip through a worker process
+        return (type(self), (self.token,))
+
 
 class RankFileError(ValueError):
     """A rank file is missing, altered or malformed.

@@ -1,0 +1,184 @@
+"""Side-by-side tokenizer speed: refimpl vs tiktoken (Rust) vs puretiktoken (pure Python).
+
+Every figure is a ratio between libraries measured in the same run on the same bytes
+(``benchmarks/corpus``, see make_corpus.py). Single thread. Three measurements per corpus:
+
+* cold: a fresh process loads the encoding (not timed) and encodes the first half once;
+* warm: the same process then encodes the second half: new text of the same kind, so a cache
+  of whole inputs earns nothing (refimpl's piece cache does earn, as tiktoken's notes say the
+  reference tokenizer's did);
+* load: a fresh process's ``get_encoding(name)``, import excluded.
+
+Each cell is the median of ``--repeats`` fresh processes. Usage::
+
+    python benchmarks/compare_tokenizer.py            # full table (a few minutes)
+    python benchmarks/compare_tokenizer.py --quick    # one encoding, one repeat (CI smoke)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LIBRARIES = ("refimpl", "tiktoken", "puretiktoken")
+KINDS = ("prose", "code", "multilingual")
+
+_CHILD = r"""
+import json, os, sys, time
+sys.path.insert(0, {here!r})
+from make_corpus import halves
+lib, name, kind = sys.argv[1:4]
+cold, warm = halves(kind) if kind != "-" else ("", "")
+t0 = time.perf_counter()
+mod = __import__(lib)
+t1 = time.perf_counter()
+enc = mod.get_encoding(name)
+t2 = time.perf_counter()
+enc.encode_ordinary(cold)
+t3 = time.perf_counter()
+enc.encode_ordinary(warm)
+t4 = time.perf_counter()
+print(json.dumps({{"load": t2 - t1, "cold": t3 - t2, "warm": t4 - t3,
+                   "cold_bytes": len(cold.encode()), "warm_bytes": len(warm.encode())}}))
+"""
+
+
+def _child(lib: str, name: str, kind: str, env: dict) -> dict:
+    code = _CHILD.format(here=HERE)
+    out = subprocess.run([sys.executable, "-c", code, lib, name, kind], capture_output=True,
+                         text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{lib} {name} {kind} failed:\n{out.stderr}")
+    return json.loads(out.stdout)
+
+
+def _available(lib: str) -> bool:
+    try:
+        __import__(lib)
+    except ImportError:
+        return False
+    return True
+
+
+def measure(names, kinds, repeats: int) -> dict:
+    import refimpl
+
+    env = dict(os.environ, TIKTOKEN_CACHE_DIR=refimpl.fill_tiktoken_cache(
+        os.path.join(tempfile.gettempdir(), "refimpl-bench-tiktoken-cache")))
+    libs = [lib for lib in LIBRARIES if _available(lib)]
+    results: dict = {}
+    for name in names:
+        for kind in kinds:
+            for _ in range(repeats):
+                for lib in libs:  # interleaved, so load on the machine hits all alike
+                    r = _child(lib, name, kind, env)
+                    results.setdefault((name, kind, lib), []).append(r)
+    return results
+
+
+_BATCH_CHILD = r"""
+import sys, time
+sys.path.insert(0, {here!r})
+from make_corpus import halves
+import refimpl
+processes = int(sys.argv[1])
+texts = [p for kind in ("prose", "code", "multilingual") for half in halves(kind) for p in half.split("\n\n")]
+enc = refimpl.get_encoding("cl100k_base")
+t = time.perf_counter()
+enc.encode_ordinary_batch(texts, processes=processes)
+print(time.perf_counter() - t)
+"""
+
+_PIECE_CHILD = r"""
+import sys, time, random
+lib = sys.argv[1]
+mod = __import__(lib)
+enc = mod.get_encoding("cl100k_base")
+rng = random.Random(5)
+piece = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(1_000_000))  # one 1 MB piece
+t = time.perf_counter()
+enc.encode_ordinary(piece)
+print(time.perf_counter() - t)
+"""
+
+
+def _timed_child(code: str, *args: str, env=None) -> float:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         env=env, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"child failed:\n{out.stderr}")
+    return float(out.stdout)
+
+
+def extras(repeats: int) -> list[str]:
+    """Batch encoding on all cores vs one, and a 1 MB single piece vs tiktoken."""
+    import refimpl
+
+    env = dict(os.environ, TIKTOKEN_CACHE_DIR=refimpl.fill_tiktoken_cache(
+        os.path.join(tempfile.gettempdir(), "refimpl-bench-tiktoken-cache")))
+    cores = os.cpu_count() or 1
+    one = statistics.median(_timed_child(_BATCH_CHILD.format(here=HERE), "1") for _ in range(repeats))
+    many = statistics.median(_timed_child(_BATCH_CHILD.format(here=HERE), str(cores)) for _ in range(repeats))
+    ours = statistics.median(_timed_child(_PIECE_CHILD, "refimpl", env=env) for _ in range(repeats))
+    lines = [f"encode_ordinary_batch, whole corpus (1.9 MB in ~9,400 texts), cold: {cores} processes "
+             f"are {one / many:.2f}x one process"]
+    if _available("tiktoken"):
+        theirs = statistics.median(_timed_child(_PIECE_CHILD, "tiktoken", env=env) for _ in range(repeats))
+        lines.append(f"one 1 MB piece (random letters), cl100k_base: refimpl takes {ours / theirs:.1f}x "
+                     "tiktoken's time")
+    return lines
+
+
+def _median(rows, key):
+    return statistics.median(r[key] for r in rows)
+
+
+def table(results: dict, names, kinds) -> str:
+    lines = ["| encoding | corpus | measure | refimpl / tiktoken | refimpl / puretiktoken |",
+             "|---|---|---|---|---|"]
+    for name in names:
+        for kind in kinds:
+            ours = results[(name, kind, "refimpl")]
+            for measure in ("cold", "warm"):
+                cells = []
+                for peer in ("tiktoken", "puretiktoken"):
+                    theirs = results.get((name, kind, peer))
+                    if not theirs:
+                        cells.append("not installed")
+                        continue
+                    # throughput ratio = their time / our time (above 1: refimpl is faster)
+                    cells.append(f"{_median(theirs, measure) / _median(ours, measure):.2f}x")
+                lines.append(f"| {name} | {kind} ({_median(ours, measure + '_bytes') / 1e3:.0f} KB) "
+                             f"| {measure} | {cells[0]} | {cells[1]} |")
+        load_cells = []
+        for peer in ("tiktoken", "puretiktoken"):
+            theirs = results.get((name, kinds[0], peer))
+            ours = results[(name, kinds[0], "refimpl")]
+            load_cells.append(f"{_median(theirs, 'load') / _median(ours, 'load'):.2f}x" if theirs else "not installed")
+        lines.append(f"| {name} | - | load (get_encoding, fresh process) | {load_cells[0]} | {load_cells[1]} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="cl100k_base only, one repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    names = ["cl100k_base"] if args.quick else ["cl100k_base", "o200k_base"]
+    repeats = 1 if args.quick else args.repeats
+    results = measure(names, KINDS, repeats)
+    print("Throughput ratios (above 1.00x: refimpl is faster), median of", repeats, "fresh processes")
+    print(table(results, names, KINDS))
+    print()
+    for line in extras(repeats):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""A content-keyed cache of text -> token ids for the chat counter, used by audits.
+
+Request logs repeat themselves: the same system prompt and the same tool definitions precede
+thousands of different user turns. Encoding is a pure function of (encoding, text), so
+remembering the tokens of a text seen before cannot change any count; it only skips the regex
+split and the merges of a long text the second time.
+
+How it plugs in: the chat renderer (`chat_render`) encodes every text piece with
+``get_encoding(name).encode_ordinary(text)``. While a `TextCache` is active (``with cache:``),
+`chat_render` receives a thin proxy of the encoding whose `encode_ordinary` looks texts up in
+the cache first; everything else is the real encoding. The switch is a `ContextVar`, so other
+threads and code outside the ``with`` block see the plain encodings.
+
+>>> from refimpl.chat_count import count_prompt_tokens
+>>> cache = TextCache()
+>>> system = {"role": "system", "content": "You are a careful assistant. " * 10}
+>>> with cache:
+...     counts = [count_prompt_tokens({"model": "gpt-4o", "messages": [system,
+...               {"role": "user", "content": f"Question {i}?"}]}) for i in range(3)]
+>>> counts, cache.hits, cache.misses
+([76, 76, 76], 2, 1)
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from contextvars import ContextVar
+
+from . import chat_render
+from .registry import get_encoding as _registry_get_encoding
+
+__all__ = ["TextCache"]
+
+_ACTIVE: ContextVar["TextCache | None"] = ContextVar("refimpl_text_cache", default=None)
+
+
+def _get_encoding(name: str):
+    """chat_render's `get_encoding`: the registry's encoding, behind the active cache if any."""
+    enc = _registry_get_encoding(name)
+    cache = _ACTIVE.get()
+    return enc if cache is None else cache.proxy(enc)
+
+
+class _CachedEncoding:
+    """The encoding with a memoized `encode_ordinary`; every other attribute is the real one's."""
+
+    __slots__ = ("_enc", "_cache")
+
+    def __init__(self, enc, cache: "TextCache"):
+        self._enc, self._cache = enc, cache
+
+    def __getattr__(self, name):
+        return getattr(self._enc, name)
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        return self._cache.encode_ordinary(self._enc, text)
+
+
+class TextCache:
+    """An LRU map (encoding name, text) -> token ids, for texts of at least `min_chars` characters.
+
+    * `max_entries` bounds the number of texts kept (least recently used are dropped), and
+      `max_chars` the length of a text worth keeping, so memory stays bounded on any log.
+    * Short texts (a role, ``"\\n"``, a one-line question) are cheaper to encode than to hash
+      and keep, so they bypass the cache.
+    * `hits` and `misses` count lookups of cacheable texts.
+
+    Use it as a context manager around the counting calls (see the module example); it can be
+    entered again and again, and nested.
+    """
+
+    def __init__(self, max_entries: int = 4096, *, min_chars: int = 64, max_chars: int = 1_000_000):
+        if not isinstance(max_entries, int) or max_entries < 1:
+            raise ValueError(f"`max_entries` must be an int >= 1, got {max_entries!r}; pass e.g. 4096")
+        self.max_entries, self.min_chars, self.max_chars = max_entries, min_chars, max_chars
+        self.hits = self.misses = 0
+        self._data: OrderedDict[tuple[str, str], tuple[int, ...]] = OrderedDict()
+        self._proxies: dict[str, _CachedEncoding] = {}
+        self._tokens: list = []
+
+    def proxy(self, enc) -> _CachedEncoding:
+        p = self._proxies.get(enc.name)
+        if p is None or p._enc is not enc:
+            p = self._proxies[enc.name] = _CachedEncoding(enc, self)
+        return p
+
+    def encode_ordinary(self, enc, text: str) -> list[int]:
+        """``enc.encode_ordinary(text)``, from the cache when this text was seen before."""
+        if not self.min_chars <= len(text) <= self.max_chars:
+            return enc.encode_ordinary(text)
+        key = (enc.name, text)  # content-keyed: equal texts from different requests share it
+        ids = self._data.get(key)
+        if ids is not None:
+            self.hits += 1
+            self._data.move_to_end(key)
+            return list(ids)  # a fresh list, as encode_ordinary returns
+        self.misses += 1
+        ids = enc.encode_ordinary(text)
+        self._data[key] = tuple(ids)
+        if len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+        return ids
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __enter__(self) -> "TextCache":
+        # subtle: chat_render looked up `get_encoding` at import; point it (once, for good) at
+        # `_get_encoding`, which is the registry's function unless a cache is active.
+        if chat_render.get_encoding is not _get_encoding:
+            chat_render.get_encoding = _get_encoding
+        self._tokens.append(_ACTIVE.set(self))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _ACTIVE.reset(self._tokens.pop())

@@ -1,0 +1,102 @@
+"""asv benchmarks for the tokenizer and chat counting.
+
+One class per operation; inputs are built in ``setup``; only the measured call is inside
+``time_*``. The corpus is ``benchmarks/corpus`` (see ``make_corpus.py``): the first half of each
+text warms the piece cache, the second half is what ``time_*`` encodes (new text of the same
+kind). Ratios against tiktoken live in ``benchmarks/compare_tokenizer.py``; asv tracks refimpl's
+own history.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, HERE)
+
+from make_corpus import halves  # noqa: E402
+
+import refimpl  # noqa: E402
+
+ENCODINGS = ["cl100k_base", "o200k_base"]
+KINDS = ["prose", "code", "multilingual"]
+
+
+class Encode:
+    params = (ENCODINGS, KINDS)
+    param_names = ["encoding", "corpus"]
+
+    def setup(self, name, kind):
+        self.enc = refimpl.get_encoding(name)
+        cold, self.text = halves(kind)
+        self.enc.encode_ordinary(cold)
+
+    def time_encode_ordinary(self, name, kind):
+        self.enc.encode_ordinary(self.text)
+
+    def time_encode(self, name, kind):
+        self.enc.encode(self.text, disallowed_special=())
+
+    def time_count_tokens(self, name, kind):
+        self.enc.count_tokens(self.text, disallowed_special=())
+
+    def peakmem_encode_ordinary(self, name, kind):
+        self.enc.encode_ordinary(self.text)
+
+    def track_tokens_per_byte(self, name, kind):
+        return len(self.enc.encode_ordinary(self.text)) / len(self.text.encode("utf-8"))
+
+    track_tokens_per_byte.unit = "tokens/byte"
+
+
+class Decode:
+    params = (ENCODINGS, KINDS)
+    param_names = ["encoding", "corpus"]
+
+    def setup(self, name, kind):
+        self.enc = refimpl.get_encoding(name)
+        self.tokens = self.enc.encode_ordinary(halves(kind)[1])
+
+    def time_decode(self, name, kind):
+        self.enc.decode(self.tokens)
+
+
+class LongPiece:
+    """One piece of 100 KB (the O(n log n) merge)."""
+
+    def setup(self):
+        self.enc = refimpl.get_encoding("cl100k_base")
+        self.piece = ("abcdefghijklmnopqrstuvwxyz" * 4000)[:100_000]
+
+    def time_encode_long_piece(self):
+        self.enc.encode_ordinary(self.piece)
+
+
+class Load:
+    params = ["cl100k_base", "o200k_base"]
+    param_names = ["encoding"]
+
+    def timeraw_get_encoding(self, name):
+        # a fresh interpreter each time: the first get_encoding of a process
+        return f"import refimpl; refimpl.get_encoding({name!r})", "import refimpl"
+
+
+class ChatCounting:
+    """count_prompt_tokens over the public request vectors (tests/data)."""
+
+    def setup(self):
+        path = os.path.join(os.path.dirname(HERE), "tests", "data", "chat_prompt_tokens.json")
+        with open(path, encoding="utf-8") as f:
+            rows = json.load(f)
+        keys = ("messages", "tools", "tool_choice", "functions", "function_call")
+        self.requests = [
+            dict({k: r[k] for k in keys if k in r}, model="gpt-4o")
+            for r in rows if r.get("messages")
+        ]
+        for r in self.requests:
+            refimpl.count_prompt_tokens(r)
+
+    def time_count_prompt_tokens(self):
+        for r in self.requests:
+            refimpl.count_prompt_tokens(r)

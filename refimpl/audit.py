@@ -11,8 +11,9 @@ completion response body>}``. Every input line gives exactly one report record, 
   inferred rather than measured: see the breakdown's notes);
 * ``error_type`` and ``error`` (one line: what, the value found, what is allowed, the fix) for
   errors: ``invalid_json``, ``not_utf8``, ``empty_line``, ``invalid_record``, ``missing_field``,
-  ``no_usage``, ``unknown_model``, ``invalid_request``, ``image_size``, ``api_error`` and
-  ``unmatched`` (Batch API, see `audit_batch`), ``internal_error`` (a refimpl bug: please report);
+  ``no_usage``, ``unknown_model``, ``invalid_request``, ``image_size``; ``api_error``,
+  ``unmatched`` and ``duplicate_id`` (Batch API, see `refimpl.audit_batch`); ``internal_error``
+  (a refimpl bug: please report it);
 * ``breakdown`` for mismatches: the snapshot, encoding, tokens per source and the notes.
 
 A bad line never stops the run: it becomes an error record. Lines are streamed (memory stays
@@ -222,20 +223,19 @@ def iter_log_lines(log, *, on_bytes: Callable[[int], None] | None = None) -> Ite
         yield n, raw.rstrip(b"\r\n") if raw.endswith(b"\n") else raw
 
 
-# Work items are tuples; `kind` picks the function that turns one into a record.
+# Work items are tuples; a top-level function turns one into a record (it is pickled by name
+# for the worker processes).
 def _log_item(item, as_of) -> dict:
     file, n, raw = item
     rec = audit_line(raw, n, as_of=as_of)
     return {"file": file, **rec} if file is not None else rec
 
 
-_KINDS: dict[str, Callable] = {"log": _log_item}
 _WORKER_CACHE: TextCache | None = None  # one per process, kept across chunks
 
 
-def _run_chunk(kind: str, items: list, as_of, use_cache: bool) -> list[dict]:
+def _run_chunk(fn: Callable, items: list, as_of, use_cache: bool) -> list[dict]:
     global _WORKER_CACHE
-    fn = _KINDS[kind]
     if not use_cache:
         return [fn(item, as_of) for item in items]
     if _WORKER_CACHE is None:
@@ -261,20 +261,20 @@ def _check_jobs(jobs) -> int:
     return jobs
 
 
-def run_items(kind: str, items: Iterable, *, as_of=None, jobs: int = 1, cache: bool = True,
+def run_items(fn: Callable, items: Iterable, *, as_of=None, jobs: int = 1, cache: bool = True,
               chunk_lines: int = 200) -> Iterator[dict]:
-    """Records for work items, in order. With ``jobs > 1``, chunks of `chunk_lines` items go to
+    """``fn(item, as_of)`` for each work item, in order. With ``jobs > 1``, chunks of `chunk_lines` items go to
     a pool of `jobs` processes; at most ``2 * jobs`` chunks are in flight, so memory is bounded."""
     jobs = _check_jobs(jobs)
     if jobs == 1:
         for chunk in _chunks(items, chunk_lines):
-            yield from _run_chunk(kind, chunk, as_of, cache)
+            yield from _run_chunk(fn, chunk, as_of, cache)
         return
     # spawn: a clean interpreter per worker (no forked locks or threads), the same on every OS
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending: deque = deque()
         for chunk in _chunks(items, chunk_lines):
-            pending.append(pool.submit(_run_chunk, kind, chunk, as_of, cache))
+            pending.append(pool.submit(_run_chunk, fn, chunk, as_of, cache))
             while len(pending) >= 2 * jobs:
                 yield from pending.popleft().result()
         while pending:
@@ -293,7 +293,7 @@ def iter_audit(log, *, as_of=None, jobs: int = 1, cache: bool = True,
     """
     _check_jobs(jobs)
     items = ((None, n, raw) for n, raw in iter_log_lines(log, on_bytes=on_bytes))
-    yield from run_items("log", items, as_of=as_of, jobs=jobs, cache=cache)
+    yield from run_items(_log_item, items, as_of=as_of, jobs=jobs, cache=cache)
 
 
 def iter_audit_files(paths, *, as_of=None, jobs: int = 1, cache: bool = True,
@@ -312,7 +312,7 @@ def iter_audit_files(paths, *, as_of=None, jobs: int = 1, cache: bool = True,
         done[0] = base + (os.path.getsize(path) if str(path) != "-" else 0)
 
     items = (item for p in paths for item in lines(p))
-    yield from run_items("log", items, as_of=as_of, jobs=jobs, cache=cache)
+    yield from run_items(_log_item, items, as_of=as_of, jobs=jobs, cache=cache)
 
 
 # ---------------------------------------------------------------------------------------

@@ -191,3 +191,29 @@ def byte_pair_encode(piece: bytes, ranks: Ranks) -> list[int]:
         return [ranks[part] for part in parts]
     except KeyError as e:
         raise _missing_byte_error(piece, e.args[0]) from None
+
+
+# A piece cache keeps each distinct piece's tokens; it is cleared when it reaches this size
+# so memory stays bounded on endless streams of new text.
+PIECE_CACHE_LIMIT = 200_000
+
+
+class PieceCache(dict):
+    """``{piece: tokens}``; a missing piece is encoded (whole-piece token, else BPE) and kept.
+
+    Bounded: cleared when it reaches ``_PIECE_CACHE_LIMIT`` entries, so memory stays flat on
+    endless streams of new text. (tiktoken's notes: the reference tokeniser had such a cache.)
+    """
+
+    def __init__(self, ranks: dict[bytes, int]):
+        super().__init__()
+        self.ranks = ranks
+
+    def __missing__(self, piece: str) -> tuple[int, ...]:
+        data = piece.encode("utf-8")
+        token = self.ranks.get(data)
+        tokens = (token,) if token is not None else tuple(byte_pair_encode(data, self.ranks))
+        if len(self) >= PIECE_CACHE_LIMIT:
+            self.clear()
+        self[piece] = tokens
+        return tokens

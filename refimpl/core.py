@@ -18,15 +18,10 @@ import functools
 from itertools import chain
 from typing import AbstractSet, Collection, Literal, Sequence
 
-import regex
-
-from .bpe import byte_pair_encode, byte_pair_split
+from .bpe import PieceCache, byte_pair_encode, byte_pair_split
 from .errors import DisallowedSpecialTokenError
+from .inputs import check_text, fix_surrogates, literal_alternation, token_set
 from .pattern import SplitPattern
-
-# A piece cache keeps each distinct piece's tokens; it is cleared when it reaches this size
-# so memory stays bounded on endless streams of new text.
-_PIECE_CACHE_LIMIT = 200_000
 
 
 class Encoding:
@@ -70,8 +65,8 @@ class Encoding:
         self._special_token_values = set(special_tokens.values())
         self._split = SplitPattern(pat_str)
         # Longest first, so that a special token that is a prefix of another never wins.
-        self._special_re = _literal_alternation(frozenset(special_tokens)) if special_tokens else None
-        self._cache = _PieceCache(mergeable_ranks)
+        self._special_re = literal_alternation(frozenset(special_tokens)) if special_tokens else None
+        self._cache = PieceCache(mergeable_ranks)
 
     def __repr__(self) -> str:
         return f"<Encoding {self.name!r}>"
@@ -87,13 +82,13 @@ class Encoding:
         >>> get_encoding("gpt2").encode_ordinary("hello world")
         [31373, 995]
         """
-        _check_text(text)
+        check_text(text)
         out: list[int] = []
         try:
             self._encode_segment(text, out)
         except UnicodeEncodeError:
             out = []
-            self._encode_segment(_fix_surrogates(text), out)
+            self._encode_segment(fix_surrogates(text), out)
         return out
 
     def encode(
@@ -121,7 +116,7 @@ class Encoding:
         try:
             return self._encode_with_special(text, allowed)[0]
         except UnicodeEncodeError:
-            return self._encode_with_special(_fix_surrogates(text), allowed)[0]
+            return self._encode_with_special(fix_surrogates(text), allowed)[0]
 
     def encode_to_numpy(
         self,
@@ -204,7 +199,7 @@ class Encoding:
             return encode_with_unstable(self, text, allowed)
         except UnicodeEncodeError:
             # tiktoken raises here; refimpl applies the same fix-up as encode()
-            return encode_with_unstable(self, _fix_surrogates(text), allowed)
+            return encode_with_unstable(self, fix_surrogates(text), allowed)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """Encodes text corresponding to a single token to its token value.
@@ -411,15 +406,15 @@ class Encoding:
 
     def _check_special(self, text, allowed_special, disallowed_special) -> AbstractSet[str]:
         """Resolve "all", raise for a disallowed special token in ``text``; return the allowed set."""
-        _check_text(text)
-        allowed_special = _token_set("allowed_special", allowed_special)
-        disallowed_special = _token_set("disallowed_special", disallowed_special)
+        check_text(text)
+        allowed_special = token_set("allowed_special", allowed_special)
+        disallowed_special = token_set("disallowed_special", disallowed_special)
         if allowed_special == "all":
             allowed_special = self.special_tokens_set
         if disallowed_special == "all":
             disallowed_special = frozenset(self.special_tokens_set - allowed_special)
         if disallowed_special:
-            match = _literal_alternation(disallowed_special).search(text)
+            match = literal_alternation(disallowed_special).search(text)
             if match:
                 raise DisallowedSpecialTokenError(match.group())
         return allowed_special
@@ -463,7 +458,7 @@ class Encoding:
         try:
             return self._count_checked(text, allowed, limit)
         except UnicodeEncodeError:
-            return self._count_checked(_fix_surrogates(text), allowed, limit)
+            return self._count_checked(fix_surrogates(text), allowed, limit)
 
     def _count_checked(self, text: str, allowed: AbstractSet[str], limit) -> int:
         total, start = 0, 0
@@ -525,62 +520,3 @@ class Encoding:
             self.__dict__ = registry.get_encoding(value).__dict__
             return
         self.__init__(**value)
-
-
-class _PieceCache(dict):
-    """``{piece: tokens}``; a missing piece is encoded (whole-piece token, else BPE) and kept.
-
-    Bounded: cleared when it reaches ``_PIECE_CACHE_LIMIT`` entries, so memory stays flat on
-    endless streams of new text. (tiktoken's notes: the reference tokeniser had such a cache.)
-    """
-
-    def __init__(self, ranks: dict[bytes, int]):
-        super().__init__()
-        self.ranks = ranks
-
-    def __missing__(self, piece: str) -> tuple[int, ...]:
-        data = piece.encode("utf-8")
-        token = self.ranks.get(data)
-        tokens = (token,) if token is not None else tuple(byte_pair_encode(data, self.ranks))
-        if len(self) >= _PIECE_CACHE_LIMIT:
-            self.clear()
-        self[piece] = tokens
-        return tokens
-
-
-def _check_text(text) -> None:
-    if not isinstance(text, str):
-        raise TypeError(
-            f"text must be a str, got {type(text).__name__}"
-            + (": decode bytes first, e.g. data.decode('utf-8')" if isinstance(text, (bytes, bytearray)) else "")
-        )
-
-
-def _token_set(argument: str, value):
-    """``"all"`` or a frozenset of special-token strings; anything else is a clear error."""
-    if value == "all":
-        return "all"
-    if isinstance(value, str):
-        raise TypeError(
-            f"`{argument}` must be \"all\" or a set of special-token strings, got the string "
-            f"{value!r}; wrap it in a set: {argument}={{{value!r}}}"
-        )
-    try:
-        tokens = frozenset(value)
-    except TypeError:
-        raise TypeError(
-            f"`{argument}` must be \"all\" or a set of special-token strings, got "
-            f"{type(value).__name__} {value!r}"
-        ) from None
-    return tokens
-
-
-def _fix_surrogates(text: str) -> str:
-    """tiktoken's fix-up for str that is not valid UTF-8: join surrogate pairs, replace lone ones."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-@functools.lru_cache(maxsize=128)
-def _literal_alternation(tokens: frozenset[str]):
-    inner = "|".join(regex.escape(t) for t in sorted(tokens, key=lambda t: (-len(t), t)))
-    return regex.compile(f"({inner})")

@@ -50,3 +50,26 @@ def test_wrong_hash_is_reported(files):
 def test_ranks_not_in_gpt2_byte_order_are_refused():
     with pytest.raises(RankFileError, match=r"ranks 0..255 are not single bytes in GPT-2's alphabet order"):
         data_gym.mergeable_ranks_to_data_gym({bytes([i]): i for i in range(256)})
+
+
+def test_merge_line_with_three_parts_is_reported(files, tmp_path):
+    lines = (files / "vocab.bpe").read_text(encoding="utf-8").split("\n")
+    lines[1] = lines[1] + " extra"
+    (tmp_path / "vocab.bpe").write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(RankFileError, match=r"line 2 of .*vocab.bpe' is not two tokens: \('Ġ', 't', 'extra'\)"):
+        data_gym_to_mergeable_bpe_ranks(tmp_path / "vocab.bpe", files / "encoder.json")
+
+
+def test_character_outside_the_alphabet_is_reported(files, tmp_path):
+    lines = (files / "vocab.bpe").read_text(encoding="utf-8").split("\n")
+    lines[1] = "\u4e00 t"
+    (tmp_path / "vocab.bpe").write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(RankFileError, match=r"character '\u4e00' is not in GPT-2's byte alphabet"):
+        data_gym_to_mergeable_bpe_ranks(tmp_path / "vocab.bpe", files / "encoder.json")
+
+
+def test_token_that_is_not_one_merge_is_refused():
+    ranks = {bytes([b]): i for i, b in enumerate(data_gym._alphabet()[0])}
+    ranks[b"abc"] = 256  # no "ab" or "bc" below it: BPE leaves three parts
+    with pytest.raises(RankFileError, match=r"token b'abc' \(rank 256\) does not come from one merge"):
+        data_gym.mergeable_ranks_to_data_gym(ranks)

@@ -396,8 +396,11 @@ class Encoding:
             raise ValueError(
                 f"encoding {self.name!r}: two mergeable tokens share a rank; ranks must be unique"
             )
+        # subtle: ids can be shared. o200k_harmony lists both <|endofprompt|> and
+        # <|reserved_200018|> at 200018; tiktoken decodes it as <|endofprompt|>. The first
+        # name listed wins here (and a mergeable token wins over a special one, as in tiktoken).
         for token, rank in self._special_tokens.items():
-            decoder[rank] = token.encode("utf-8")
+            decoder.setdefault(rank, token.encode("utf-8"))
         return decoder
 
     @functools.cached_property

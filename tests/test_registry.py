@@ -29,3 +29,10 @@ def test_harmony_special_tokens():
     assert enc.encode("<|start|>assistant<|channel|>final<|message|>Hi<|return|>", allowed_special="all") == \
         [200006, 173781, 200005, 17196, 200008, 12194, 200002]
     assert enc.n_vocab == 201088
+
+
+def test_shared_special_id_decodes_like_tiktoken(encoding_pair):
+    ours, theirs = encoding_pair("o200k_harmony")
+    assert ours.encode("<|reserved_200018|>", allowed_special="all") == [200018]
+    assert ours.encode("<|endofprompt|>", allowed_special="all") == [200018]
+    assert ours.decode([200018]) == theirs.decode([200018]) == "<|endofprompt|>"

@@ -116,3 +116,13 @@ def test_vocabulary_matches_tiktoken(encoding_pair, name):
     assert ours._mergeable_ranks == theirs._mergeable_ranks
     assert ours.token_byte_values() == theirs.token_byte_values()
     assert ours.eot_token == theirs.eot_token
+
+
+@pytest.mark.parametrize("name", ENCODING_NAMES)
+def test_every_special_token_encodes_and_decodes_like_tiktoken(encoding_pair, name):
+    ours, theirs = encoding_pair(name)
+    for token in sorted(theirs.special_tokens_set):
+        ids = theirs.encode(token, allowed_special="all")
+        assert ours.encode(token, allowed_special="all") == ids
+        assert ours.decode_single_token_bytes(ids[0]) == theirs.decode_single_token_bytes(ids[0])
+        assert ours.encode_single_token(token) == theirs.encode_single_token(token)

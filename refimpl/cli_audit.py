@@ -122,9 +122,9 @@ def cmd_audit(args) -> int:
     from .cli import EXIT_FINDINGS, EXIT_OK, UsageError, UserError
     from .sample_log import SAMPLE_LOG
 
+    _check_inputs(args, UsageError, UserError)
     if args.demo:
-        args.logs = [str(SAMPLE_LOG)]
-        args.demo = False
+        args.logs, args.demo = [str(SAMPLE_LOG)], False
     paths = _check_inputs(args, UsageError, UserError)
     try:
         parse_date(args.as_of)

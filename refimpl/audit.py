@@ -43,6 +43,7 @@ from typing import Callable, Iterable, Iterator
 from .audit_cache import TextCache
 from .chat_count import explain_prompt_tokens
 from .chat_errors import ChatRequestError, ImageSizeError, UnknownModelError
+from .chat_rules import parse_date
 
 __all__ = ["RECORD_KEYS", "AuditSummary", "audit_line", "audit_pair", "iter_audit", "audit_log",
            "write_report", "iter_log_lines", "iter_audit_files", "LineError"]
@@ -261,11 +262,21 @@ def _check_jobs(jobs) -> int:
     return jobs
 
 
+def _check_as_of(as_of) -> None:
+    """A bad `as_of` is the caller's mistake, not every line's: refuse it before reading."""
+    try:
+        parse_date(as_of)
+    except UnknownModelError:
+        raise ValueError(f"`as_of` must be a date 'YYYY-MM-DD' or a datetime.date, got {as_of!r}; "
+                         "pass e.g. as_of='2024-10-01', or None for each response's `created` day") from None
+
+
 def run_items(fn: Callable, items: Iterable, *, as_of=None, jobs: int = 1, cache: bool = True,
               chunk_lines: int = 200) -> Iterator[dict]:
     """``fn(item, as_of)`` for each work item, in order. With ``jobs > 1``, chunks of `chunk_lines` items go to
     a pool of `jobs` processes; at most ``2 * jobs`` chunks are in flight, so memory is bounded."""
     jobs = _check_jobs(jobs)
+    _check_as_of(as_of)
     if jobs == 1:
         for chunk in _chunks(items, chunk_lines):
             yield from _run_chunk(fn, chunk, as_of, cache)

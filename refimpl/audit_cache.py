@@ -58,8 +58,9 @@ class _CachedEncoding:
 class TextCache:
     """An LRU map (encoding name, text) -> token ids, for texts of at least `min_chars` characters.
 
-    * `max_entries` bounds the number of texts kept (least recently used are dropped), and
-      `max_chars` the length of a text worth keeping, so memory stays bounded on any log.
+    * `max_entries` bounds the number of texts kept and `max_total_chars` their total length
+      (least recently used are dropped first); `max_chars` is the longest text worth keeping.
+      So memory stays bounded on any log (the defaults: a few tens of MB at most).
     * Short texts (a role, ``"\\n"``, a one-line question) are cheaper to encode than to hash
       and keep, so they bypass the cache.
     * `hits` and `misses` count lookups of cacheable texts.
@@ -68,11 +69,13 @@ class TextCache:
     entered again and again, and nested.
     """
 
-    def __init__(self, max_entries: int = 4096, *, min_chars: int = 64, max_chars: int = 1_000_000):
+    def __init__(self, max_entries: int = 4096, *, min_chars: int = 64, max_chars: int = 1_000_000,
+                 max_total_chars: int = 8_000_000):
         if not isinstance(max_entries, int) or max_entries < 1:
             raise ValueError(f"`max_entries` must be an int >= 1, got {max_entries!r}; pass e.g. 4096")
         self.max_entries, self.min_chars, self.max_chars = max_entries, min_chars, max_chars
-        self.hits = self.misses = 0
+        self.max_total_chars = max_total_chars
+        self.hits = self.misses = self.total_chars = 0
         self._data: OrderedDict[tuple[str, str], tuple[int, ...]] = OrderedDict()
         self._proxies: dict[str, _CachedEncoding] = {}
         self._tokens: list = []
@@ -96,8 +99,10 @@ class TextCache:
         self.misses += 1
         ids = enc.encode_ordinary(text)
         self._data[key] = tuple(ids)
-        if len(self._data) > self.max_entries:
-            self._data.popitem(last=False)
+        self.total_chars += len(text)
+        while len(self._data) > self.max_entries or self.total_chars > self.max_total_chars:
+            (_, old), _ = self._data.popitem(last=False)
+            self.total_chars -= len(old)
         return ids
 
     def __len__(self) -> int:

@@ -221,6 +221,8 @@ def cmd_count(args) -> int:
 def cmd_render(args) -> int:
     from .prompt_view import view_prompt
 
+    if args.request == "-" and sys.stdin.isatty():
+        raise UsageError("give a request JSON file, or pipe one on standard input")
     b = _explain(_load_request(args.request, args.model), args.as_of)
     if args.json:
         doc = _breakdown_json(b)

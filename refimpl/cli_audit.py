@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 
 __all__ = ["add_audit_parser", "cmd_audit", "Progress"]
 
@@ -161,6 +162,9 @@ def cmd_audit(args) -> int:
         raise UserError(f"cannot open {e.filename!r}: {e.strerror}") from None
     except ImportError as e:
         raise UserError(f"--dask needs Dask ({e}); install it with: pip install 'refimpl[dask]'") from None
+    except BrokenProcessPool:
+        raise UserError(f"a worker process died (out of memory, or killed) with --jobs {args.jobs}; "
+                        "rerun with fewer --jobs") from None
     finally:
         if progress:
             progress.close()

@@ -237,6 +237,15 @@ def test_cache_is_bounded_and_scoped():
     assert cache.misses == misses  # outside `with`, the cache is not used
 
 
+def test_cache_keeps_to_its_character_budget():
+    cache = TextCache(max_total_chars=1000, min_chars=1)
+    with cache:
+        for i in range(50):
+            count_prompt_tokens({"model": "gpt-4o", "messages": [{"role": "user", "content": f"text {i} " * 20}]})
+    assert 0 < cache.total_chars <= 1000 and len(cache) < 50
+    assert cache.total_chars == sum(len(t) for _, t in cache._data)
+
+
 def test_cache_nests_and_rejects_bad_sizes():
     outer, inner = TextCache(), TextCache()
     with outer:
@@ -251,3 +260,59 @@ def test_cache_nests_and_rejects_bad_sizes():
 def test_cache_benchmark_runs_and_checks_equality():
     r = measure(lines=30, repeat=1)
     assert r["statuses"] == ["match"] and r["speedup"] > 0
+
+
+def test_bad_as_of_is_refused_before_reading():
+    with pytest.raises(ValueError, match=r"^`as_of` must be a date 'YYYY-MM-DD' or a datetime\.date, got 'soon'; "
+                                         r"pass e\.g\. as_of='2024-10-01', or None for each response's `created` day$"):
+        list(iter_audit([line()], as_of="soon"))
+
+
+def test_jobs_2_streams_too():
+    endless = (line() for _ in itertools.count())
+    first = list(itertools.islice(iter_audit(endless, jobs=2), 250))
+    assert [r["line"] for r in first] == list(range(1, 251))
+
+
+def test_memory_stays_flat():
+    import tracemalloc
+
+    def peak(n):
+        lines = (line({"model": "gpt-4o", "messages": [{"role": "user", "content": f"question {i} " * 8}]},
+                      {"usage": {"prompt_tokens": 1}}) for i in range(n))
+        tracemalloc.start()
+        try:
+            audit_log(lines, None, cache=False)  # the cache has its own bound (next test)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak(200)  # warm the tokenizer's own caches
+    small, large = peak(400), peak(4000)
+    assert large < 2 * small, (small, large)  # ten times the lines, not ten times the memory
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path):
+    import os
+    import pty
+
+    report = tmp_path / "r.jsonl"
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run([sys.executable, "-m", "refimpl", "audit", "--demo", "-o", str(report)],
+                                stderr=follower, stdout=subprocess.PIPE, text=True, timeout=60)
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+    assert result.returncode == 3
+    assert b"\r" in seen and b"records" not in seen.replace(b"\r" + b" " * 72 + b"\r", b"")[-10:]
+    assert "records            112" in result.stdout  # the summary is not on the terminal stream

@@ -77,3 +77,13 @@ def test_refimpl_works_without_dask(tmp_path):
     assert result.stderr.startswith("refimpl audit: error: --dask needs Dask (")
     assert result.stderr.rstrip().endswith("install it with: pip install 'refimpl[dask]'")
     assert result.stderr.count("\n") == 1
+
+
+def test_command_line_on_a_running_cluster(client, logs, tmp_path):
+    from refimpl.cli import main
+
+    on_dask, local = tmp_path / "dask.jsonl", tmp_path / "local.jsonl"
+    paths = [str(p) for p in logs]
+    assert main(["audit", *paths, "-o", str(on_dask), "--dask", client.scheduler.address]) == 3
+    assert main(["audit", *paths, "-o", str(local)]) == 3
+    assert on_dask.read_bytes() == local.read_bytes()

@@ -35,6 +35,7 @@ import io
 import json
 import multiprocessing
 import os
+import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ def _error_record(line, err: LineError, **values) -> dict:
 def _as_of_from(response: dict, as_of) -> str | None:
     """`as_of` if given, else the UTC day of the response's ``created`` (Unix seconds)."""
     if as_of is not None:
-        return as_of.isoformat()[:10] if isinstance(as_of, (_dt.date, _dt.datetime)) else str(as_of)
+        return parse_date(as_of).isoformat()
     created = response.get("created")
     if isinstance(created, (int, float)) and not isinstance(created, bool) and 0 < created < 1e11:
         return _dt.datetime.fromtimestamp(created, _dt.timezone.utc).date().isoformat()
@@ -208,7 +209,6 @@ def iter_log_lines(log, *, on_bytes: Callable[[int], None] | None = None) -> Ite
     """
     if isinstance(log, (str, os.PathLike)):
         if str(log) == "-":
-            import sys
             yield from iter_log_lines(sys.stdin.buffer, on_bytes=on_bytes)
             return
         with open(log, "rb") as f:
@@ -403,7 +403,6 @@ def write_report(records: Iterable[dict], report=None) -> AuditSummary:
         with open(report, "w", encoding="utf-8", newline="\n") as f:
             return write_report(records, f)
     if isinstance(report, (str, os.PathLike)):
-        import sys
         report = sys.stdout
     for rec in records:
         summary.add(rec)

@@ -1,7 +1,7 @@
-"""The ``refimpl`` command line: demo, encode, decode, count, render, models, audit.
+"""The refimpl command line: demo, encode, decode, count, render, models, audit.
 
-``refimpl COMMAND --help`` describes each command. Conventions: ``--json`` prints one JSON
-document for scripts; errors print one line on stderr, never a traceback for a user mistake.
+'refimpl COMMAND --help' describes each command. Conventions: --json prints one JSON document
+for scripts; errors print one line on stderr, never a traceback for a user mistake.
 
 Exit status: 0 success; 1 bad input (a file that cannot be read, an invalid request, an unknown
 model); 2 bad usage (unknown option, missing argument); 3 an audit finished and wrote its whole

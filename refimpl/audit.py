@@ -40,7 +40,7 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator
 
-from .audit_cache import TextCache
+from .audit_cache import TextCache, active_get_encoding
 from .audit_summary import AuditSummary, write_report
 from .chat_count import explain_prompt_tokens
 from .chat_errors import ChatRequestError, ImageSizeError, UnknownModelError
@@ -130,7 +130,7 @@ def audit_pair(request, response, *, line=None, custom_id=None, as_of=None) -> d
         reported = _reported(response)
         day = _as_of_from(response, as_of)
         base.update(as_of=day, reported_prompt_tokens=reported)
-        b = explain_prompt_tokens(request, as_of=day)
+        b = explain_prompt_tokens(request, as_of=day, get_encoding=active_get_encoding())
     except LineError as e:
         return _error_record(line, e, **base)
     except UnknownModelError as e:

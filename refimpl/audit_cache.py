@@ -5,18 +5,19 @@ thousands of different user turns. Encoding is a pure function of (encoding, tex
 remembering the tokens of a text seen before cannot change any count; it only skips the regex
 split and the merges of a long text the second time.
 
-How it plugs in: the chat renderer (`chat_render`) encodes every text piece with
-``get_encoding(name).encode_ordinary(text)``. While a `TextCache` is active (``with cache:``),
-`chat_render` receives a thin proxy of the encoding whose `encode_ordinary` looks texts up in
-the cache first; everything else is the real encoding. The switch is a `ContextVar`, so other
-threads and code outside the ``with`` block see the plain encodings.
+How it plugs in: the chat renderer encodes every text piece with
+``get_encoding(name).encode_ordinary(text)``, and the counting functions take a
+``get_encoding=`` argument. `TextCache.get_encoding` returns a thin proxy of the encoding whose
+`encode_ordinary` looks texts up in the cache first; everything else is the real encoding.
+The audit makes a cache *active* for a chunk of lines (``with cache:``, a `ContextVar`, so
+other threads see nothing) and asks :func:`active_get_encoding` which getter to pass.
 
 >>> from refimpl.chat_count import count_prompt_tokens
 >>> cache = TextCache()
 >>> system = {"role": "system", "content": "You are a careful assistant. " * 10}
->>> with cache:
-...     counts = [count_prompt_tokens({"model": "gpt-4o", "messages": [system,
-...               {"role": "user", "content": f"Question {i}?"}]}) for i in range(3)]
+>>> counts = [count_prompt_tokens({"model": "gpt-4o", "messages": [system,
+...           {"role": "user", "content": f"Question {i}?"}]}, get_encoding=cache.get_encoding)
+...           for i in range(3)]
 >>> counts, cache.hits, cache.misses
 ([76, 76, 76], 2, 1)
 """
@@ -25,19 +26,17 @@ from __future__ import annotations
 from collections import OrderedDict
 from contextvars import ContextVar
 
-from . import chat_render
 from .registry import get_encoding as _registry_get_encoding
 
-__all__ = ["TextCache"]
+__all__ = ["TextCache", "active_get_encoding"]
 
 _ACTIVE: ContextVar["TextCache | None"] = ContextVar("refimpl_text_cache", default=None)
 
 
-def _get_encoding(name: str):
-    """chat_render's `get_encoding`: the registry's encoding, behind the active cache if any."""
-    enc = _registry_get_encoding(name)
+def active_get_encoding():
+    """The active cache's `get_encoding`, or None (plain encodings) when no cache is active."""
     cache = _ACTIVE.get()
-    return enc if cache is None else cache.proxy(enc)
+    return None if cache is None else cache.get_encoding
 
 
 class _CachedEncoding:
@@ -80,6 +79,10 @@ class TextCache:
         self._proxies: dict[str, _CachedEncoding] = {}
         self._tokens: list = []
 
+    def get_encoding(self, name: str) -> _CachedEncoding:
+        """``refimpl.get_encoding(name)`` behind this cache (pass it as ``get_encoding=``)."""
+        return self.proxy(_registry_get_encoding(name))
+
     def proxy(self, enc) -> _CachedEncoding:
         p = self._proxies.get(enc.name)
         if p is None or p._enc is not enc:
@@ -109,10 +112,6 @@ class TextCache:
         return len(self._data)
 
     def __enter__(self) -> "TextCache":
-        # subtle: chat_render looked up `get_encoding` at import; point it (once, for good) at
-        # `_get_encoding`, which is the registry's function unless a cache is active.
-        if chat_render.get_encoding is not _get_encoding:
-            chat_render.get_encoding = _get_encoding
         self._tokens.append(_ACTIVE.set(self))
         return self
 

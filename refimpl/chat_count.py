@@ -66,12 +66,13 @@ def _rules_for(request: dict, as_of, rules: ChatRules | None) -> ChatRules:
 
 
 def explain_prompt_tokens(request: dict, *, as_of=None, rules: ChatRules | None = None,
-                          image_sizes=None) -> PromptBreakdown:
+                          image_sizes=None, get_encoding=None) -> PromptBreakdown:
     """A `PromptBreakdown` of `request` (a Chat Completions body as a dict).
 
     `as_of` (date or ``"YYYY-MM-DD"``) counts as the API did that day; `rules` overrides the
     table (e.g. ``resolve_rules("gpt-4o").replace(tokens_per_message=4)``); `image_sizes` maps
-    an image URL to ``(width, height)`` for URLs that are not ``data:`` URLs. Raises
+    an image URL to ``(width, height)`` for URLs that are not ``data:`` URLs; `get_encoding`
+    (name -> Encoding) replaces `refimpl.get_encoding` for the text (e.g. a cache). Raises
     `ChatRequestError` (ValueError) for a malformed request, `UnknownModelError` (KeyError) for
     an unknown model and `ImageSizeError` when an image size cannot be known.
 
@@ -82,7 +83,8 @@ def explain_prompt_tokens(request: dict, *, as_of=None, rules: ChatRules | None 
     """
     validate_request(request)
     rules = _rules_for(request, as_of, rules)
-    pieces = tuple(render_pieces(request, rules, as_of=as_of, image_sizes=image_sizes))
+    pieces = tuple(render_pieces(request, rules, as_of=as_of, image_sizes=image_sizes,
+                                 get_encoding=get_encoding))
     by_source: dict[str, int] = {}
     for p in pieces:
         by_source[p.source] = by_source.get(p.source, 0) + p.tokens
@@ -101,7 +103,8 @@ def explain_prompt_tokens(request: dict, *, as_of=None, rules: ChatRules | None 
                            estimate=bool(notes), notes=tuple(notes))
 
 
-def count_prompt_tokens(request: dict, *, as_of=None, rules: ChatRules | None = None, image_sizes=None) -> int:
+def count_prompt_tokens(request: dict, *, as_of=None, rules: ChatRules | None = None, image_sizes=None,
+                        get_encoding=None) -> int:
     """Predicted ``usage.prompt_tokens`` for a Chat Completions request body.
 
     Same arguments and errors as `explain_prompt_tokens`.
@@ -112,7 +115,8 @@ def count_prompt_tokens(request: dict, *, as_of=None, rules: ChatRules | None = 
     ...  for day in ("2023-03-20", "2023-03-24", None)]  # 0301 (+2 priming), 0301 (+3), today
     [23, 24, 22]
     """
-    return explain_prompt_tokens(request, as_of=as_of, rules=rules, image_sizes=image_sizes).total
+    return explain_prompt_tokens(request, as_of=as_of, rules=rules, image_sizes=image_sizes,
+                                 get_encoding=get_encoding).total
 
 
 def num_tokens_from_messages(messages: list[dict], model: str = "gpt-4o-mini-2024-07-18", *, as_of=None) -> int:

@@ -63,7 +63,7 @@ class Piece:
 
 
 class _Builder:
-    def __init__(self, rules: ChatRules):
+    def __init__(self, rules: ChatRules, get_encoding=get_encoding):
         self.rules, self.enc, self.pieces = rules, get_encoding(rules.encoding), []
         self.specials = getattr(self.enc, "special_tokens_set", set())
 
@@ -309,8 +309,12 @@ def _harmony(b: _Builder, request: dict, as_of) -> None:
     b.text("assistant", "reply priming")
 
 
-def render_pieces(request: dict, rules: ChatRules, *, as_of=None, image_sizes=None) -> list[Piece]:
+def render_pieces(request: dict, rules: ChatRules, *, as_of=None, image_sizes=None,
+                  get_encoding=None) -> list[Piece]:
     """The prompt as a list of `Piece` (validated input assumed; see chat_count.validate_request).
+
+    `get_encoding` (name -> Encoding) replaces `refimpl.get_encoding`, e.g. to put a cache of
+    repeated texts in front of the encoder (`refimpl.audit_cache.TextCache.get_encoding`).
 
     >>> from refimpl.chat_rules import resolve_rules
     >>> ps = render_pieces({"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "hi"}]},
@@ -318,7 +322,7 @@ def render_pieces(request: dict, rules: ChatRules, *, as_of=None, image_sizes=No
     >>> "".join(p.text for p in ps)[-58:]
     '<|end|><|start|>user<|message|>hi<|end|><|start|>assistant'
     """
-    b = _Builder(rules)
+    b = _Builder(rules) if get_encoding is None else _Builder(rules, get_encoding)
     if rules.format == "harmony":
         _harmony(b, request, as_of)
     else:

@@ -14,7 +14,7 @@ import pytest
 from refimpl import audit
 from refimpl.audit import RECORD_KEYS, AuditSummary, audit_line, audit_log, audit_pair, iter_audit, iter_audit_files
 from refimpl.audit_bench import measure, synthetic_log
-from refimpl.audit_cache import TextCache
+from refimpl.audit_cache import TextCache, active_get_encoding
 from refimpl.chat_count import count_prompt_tokens
 from refimpl.sample_log import BROKEN, SAMPLE_LOG, build_sample_log
 
@@ -227,21 +227,25 @@ def test_cache_gives_the_same_records_and_hits_repeated_prompts():
 def test_cache_is_bounded_and_scoped():
     cache = TextCache(2, min_chars=1)
     texts = ["alpha beta", "gamma delta", "epsilon zeta"]
-    with cache:
-        counts = [count_prompt_tokens({"model": "gpt-4o", "messages": [{"role": "user", "content": t}]})
-                  for t in texts]
+    counts = [count_prompt_tokens({"model": "gpt-4o", "messages": [{"role": "user", "content": t}]},
+                                  get_encoding=cache.get_encoding) for t in texts]
     assert len(cache) == 2 and counts == [count_prompt_tokens({"model": "gpt-4o", "messages": [
         {"role": "user", "content": t}]}) for t in texts]
     misses = cache.misses
     count_prompt_tokens({"model": "gpt-4o", "messages": [{"role": "user", "content": "alpha beta"}]})
-    assert cache.misses == misses  # outside `with`, the cache is not used
+    assert cache.misses == misses  # without get_encoding=, the cache is not used
+    # the audit finds the active cache through a ContextVar, only inside `with`
+    assert active_get_encoding() is None
+    with cache:
+        assert active_get_encoding() == cache.get_encoding
+    assert active_get_encoding() is None
 
 
 def test_cache_keeps_to_its_character_budget():
     cache = TextCache(max_total_chars=1000, min_chars=1)
-    with cache:
-        for i in range(50):
-            count_prompt_tokens({"model": "gpt-4o", "messages": [{"role": "user", "content": f"text {i} " * 20}]})
+    for i in range(50):
+        count_prompt_tokens({"model": "gpt-4o", "messages": [{"role": "user", "content": f"text {i} " * 20}]},
+                            get_encoding=cache.get_encoding)
     assert 0 < cache.total_chars <= 1000 and len(cache) < 50
     assert cache.total_chars == sum(len(t) for _, t in cache._data)
 

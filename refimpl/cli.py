@@ -60,7 +60,7 @@ def _demo_merges(out, colour: bool) -> None:
     enc = get_encoding("cl100k_base")
     word = " tokenizers"
     out(f"\n2. How BPE builds {word!r} in cl100k_base: lowest rank first, leftmost on ties\n")
-    for line in format_steps(merge_steps(word, enc._mergeable_ranks), colour).splitlines():
+    for line in format_steps(merge_steps(word, enc), colour).splitlines():
         out(f"   {line}\n")
 
 

@@ -4,7 +4,7 @@ For learning, not speed. Everything here gives the same tokens as :class:`refimp
 (``tests/test_educational.py`` holds that).
 
 >>> from refimpl import get_encoding
->>> steps = merge_steps("hello", get_encoding("gpt2")._mergeable_ranks)
+>>> steps = merge_steps("hello", get_encoding("gpt2"))
 >>> [s.parts for s in steps][-1]
 [b'hello']
 >>> print(format_steps(steps, colour=False))
@@ -32,8 +32,12 @@ class MergeStep:
     rank: int | None = None
 
 
-def merge_steps(piece: str | bytes, mergeable_ranks: Mapping[bytes, int]) -> list[MergeStep]:
-    """Every state of the BPE merge loop for one piece, from single bytes to the final tokens."""
+def merge_steps(piece: str | bytes, ranks) -> list[MergeStep]:
+    """Every state of the BPE merge loop for one piece, from single bytes to the final tokens.
+
+    ``ranks`` is an :class:`~refimpl.Encoding` or a ``{token bytes: rank}`` mapping.
+    """
+    mergeable_ranks: Mapping[bytes, int] = getattr(ranks, "_mergeable_ranks", ranks)
     data = piece.encode("utf-8") if isinstance(piece, str) else piece
     parts = [data[i:i + 1] for i in range(len(data))]
     steps = [MergeStep(list(parts))]
@@ -69,6 +73,22 @@ def colour_spans(parts: list[bytes], colour: bool = True) -> str:
     return "".join(
         f"\x1b[48;5;{_COLOURS[i % len(_COLOURS)]}m{_show(p)}" for i, p in enumerate(parts)
     ) + "\x1b[0m"
+
+
+def html_spans(parts: list[bytes]) -> str:
+    """The parts as HTML ``<span>`` elements with alternating backgrounds (for notebooks).
+
+    >>> html_spans([b"a<"])
+    '<span style="background:#f4cccc;white-space:pre">a&lt;</span>'
+    """
+    import html
+
+    colours = ["#f4cccc", "#fce5cd", "#fff2cc", "#d9ead3", "#d0e0e3", "#cfe2f3", "#d9d2e9"]
+    return "".join(
+        f'<span style="background:{colours[i % len(colours)]};white-space:pre">'
+        f"{html.escape(_show(p))}</span>"
+        for i, p in enumerate(parts)
+    )
 
 
 def format_steps(steps: list[MergeStep], colour: bool = True) -> str:
@@ -132,4 +152,4 @@ def bpe_train(data: str, vocab_size: int, pat_str: str) -> dict[bytes, int]:
     return ranks
 
 
-__all__ = ["MergeStep", "merge_steps", "format_steps", "colour_spans", "token_spans", "bpe_train"]
+__all__ = ["MergeStep", "merge_steps", "format_steps", "colour_spans", "html_spans", "token_spans", "bpe_train"]

@@ -38,9 +38,9 @@ import numbers
 import numpy as np
 
 from .params import InvalidParameterError, validate_logits, validate_seed
-from .sampling import PROCESSING_VERSION
+from .sampling import _STRIPES, PROCESSING_VERSION, _group_ids
 
-__all__ = ["SAMPLER_VERSION", "uniform", "sample", "system_fingerprint"]
+__all__ = ["SAMPLER_VERSION", "uniform", "sample", "sample_reference", "system_fingerprint"]
 
 SAMPLER_VERSION = "refimpl-sample-v1"
 _PREFIX = SAMPLER_VERSION.encode("ascii") + b"\x00"
@@ -79,6 +79,68 @@ def _draw_row(lp, u: float) -> int:
     return j if j < lp.shape[0] else int(np.flatnonzero(p > 0)[-1])
 
 
+# -- the fast path of `sample` ------------------------------------------------------------------
+#
+# `_draw_row` converts the whole row to float64, exponentiates it and runs a sequential cumsum
+# over all V tokens. The same token comes out of less work:
+#
+# * sparse rows (process_logits after a small top_p: a few finite tokens): the group maxima
+#   (see refimpl.sampling) find the finite tokens; exp and cumsum run over those alone, in id
+#   order. Removed tokens add exactly 0.0 to the reference's cumsum, so its values at the
+#   finite ids are the very same floats, and so is the drawn token.
+# * dense rows: exp over the row, then block sums (pairwise, fast) locate the block where the
+#   CDF crosses u * total; a sequential cumsum of that block alone finds the token. The
+#   reference's sequential sums differ from ours by at most ~V * 2**-52 of the total, so the
+#   token is certain unless u * total falls that close to a CDF step; then (about once in
+#   10**5 draws on flat rows) the reference's full cumsum decides.
+
+_BLOCK = 2048
+
+
+def _row_groups(rows):
+    """(B, V) -> (B, G) group maxima (the groups of `refimpl.sampling._group_ids`)."""
+    B, V = rows.shape
+    n = V // _STRIPES
+    head = rows[:, :n * _STRIPES].reshape(B, _STRIPES, n).max(axis=1)
+    return np.concatenate([head, rows[:, n * _STRIPES:]], axis=1)
+
+
+def _draw_row_fast(row, g, u: float) -> int:
+    """The token `_draw_row(row.astype(float64), u)` draws, with less work (see above)."""
+    V = row.shape[0]
+    top = np.float64(g.max())                   # subtle: float64, so float32 rows promote
+    groups = np.flatnonzero(g > -np.inf)
+    if groups.size * _STRIPES <= V // 8:        # sparse: exp and cumsum over finite ids only
+        ids = np.sort(_group_ids(groups, V))
+        vals = row[ids]
+        finite = vals > -np.inf
+        ids, vals = ids[finite], vals[finite]
+        p = np.exp(vals - top)                  # (n,) float64, as in the reference
+        cdf = np.cumsum(p)
+        j = int(np.searchsorted(cdf, u * cdf[-1], side="right"))
+        return int(ids[j]) if j < ids.size else int(ids[np.flatnonzero(p > 0)[-1]])
+    p = np.subtract(row, top, dtype=np.float64)  # (V,)
+    np.exp(p, out=p)
+    n = V // _BLOCK
+    sums = np.append(p[:n * _BLOCK].reshape(n, _BLOCK).sum(axis=1), p[n * _BLOCK:].sum())
+    ends = np.cumsum(sums)                      # ~ the CDF at each block's end
+    total = float(ends[-1])
+    tol = 4 * (V + 64) * 2.0**-52 * total       # |ours - reference| on any CDF value, and on t
+    t = u * total
+    q = int(np.searchsorted(ends, t, side="right"))
+    if q < ends.size:
+        start = q * _BLOCK
+        base = float(ends[q - 1]) if q else 0.0
+        local = np.cumsum(p[start:start + _BLOCK]) + base
+        j = int(np.searchsorted(local, t, side="right"))
+        before = float(local[j - 1]) if j else base
+        if j < local.size and local[j] > t + 2 * tol and before < t - 2 * tol:
+            return start + j
+    cdf = np.cumsum(p)                          # doubt: the reference's own arithmetic
+    j = int(np.searchsorted(cdf, u * cdf[-1], side="right"))
+    return j if j < V else int(np.flatnonzero(p > 0)[-1])
+
+
 def sample(logprobs, *, seed, choice_index=0, position=0):
     """Draw one token id per row from log-probabilities, reproducibly.
 
@@ -95,6 +157,52 @@ def sample(logprobs, *, seed, choice_index=0, position=0):
     3
     >>> sample(np.stack([lp, lp]), seed=[0, 4])
     array([3, 1])
+    """
+    a = np.asarray(logprobs)
+    if a.dtype.kind != "f" or a.ndim not in (1, 2) or a.shape[-1] == 0:
+        validate_logits(a, "logprobs")
+        a = a.astype(np.float64)
+    rows = a[None, :] if a.ndim == 1 else a  # (B, V), never written
+    B = rows.shape[0]
+
+    def per_row(name, value):
+        if isinstance(value, (numbers.Integral, bool)) or np.ndim(value) == 0:
+            return [value] * B
+        values = list(value)
+        if len(values) != B or a.ndim == 1:
+            raise InvalidParameterError(
+                f"`{name}` must be a scalar or have one entry per row, got {len(values)} entries "
+                f"for {B} row(s); pass a scalar or a list of length {B}", name)
+        return values
+
+    seeds, choices, positions = per_row("seed", seed), per_row("choice_index", choice_index), \
+        per_row("position", position)
+    groups = _row_groups(rows)                                      # (B, G)
+    if B and not np.isfinite(groups.max(axis=1)).all():             # NaN, +inf or all -inf
+        validate_logits(a, "logprobs")
+    us = [uniform(seeds[b], choices[b], positions[b]) for b in range(B)]
+    tokens = np.array([_draw_row_fast(rows[b], groups[b], us[b]) for b in range(B)],
+                      dtype=np.int64)  # (B,)
+    return int(tokens[0]) if a.ndim == 1 else tokens
+
+
+def sample_reference(logprobs, *, seed, choice_index=0, position=0):
+    """`sample`, one row at a time with `_draw_row`: the readable version of steps 3-4 that the
+    tests hold `sample` equal to. Same arguments, result and errors.
+
+    Draw one token id per row from log-probabilities, reproducibly.
+
+    logprobs: (V,) or (B, V) log-probabilities (e.g. from `process_logits`; they need not be
+    normalised, only exp(logprobs) proportional to the distribution; -inf = excluded).
+    seed, choice_index, position: ints, or for (B, V) sequences of length B (scalars are
+    broadcast to every row). Returns an int for (V,) and an int64 array (B,) for (B, V).
+
+    Raises ValueError for NaN/+inf or an all -inf row, InvalidParameterError for a bad seed,
+    index, or per-row sequence of the wrong length.
+
+    >>> lp = np.log([0.1, 0.2, 0.3, 0.4])
+    >>> sample_reference(lp, seed=0)
+    3
     """
     validate_logits(logprobs, "logprobs")
     a = np.asarray(logprobs, dtype=np.float64)

@@ -24,6 +24,10 @@ from .chat_count import (
 from .chat_errors import ChatRequestError, ImageSizeError, UnknownModelError
 from .chat_rules import ChatRules, resolve_rules
 
+# Auditing billed usage (refimpl.audit_dask.audit_with_dask needs the `dask` extra)
+from .audit import AuditSummary, audit_log, iter_audit
+from .audit_batch import audit_batch
+
 # Sampling math and the reference generation loop
 from .generation import create_chat_completion, create_completion
 from .params import InvalidParameterError
@@ -82,4 +86,8 @@ __all__ = [
     "MinPProcessor",
     "LogSoftmaxProcessor",
     "api_processors",
+    "audit_log",
+    "iter_audit",
+    "audit_batch",
+    "AuditSummary",
 ]

@@ -448,7 +448,7 @@ def _candidate_thresholds(g_sorted, w, S: float, top_p: float):
     w = cumsum(exp((g_sorted - m) / T)): the i highest group maxima are i tokens, so once w[i]
     reaches top_p * S, every token at least as likely as the i-th group maximum makes a set
     that holds the nucleus (up to the modified ids, which the certification catches).
-    Returns [] when even all group maxima fall short (flat rows)."""
+    Returns [] when the group maxima given fall short."""
     i = int(np.searchsorted(w, top_p * S * (1 + 1e-9)))
     if i >= g_sorted.size:
         return []
@@ -486,36 +486,32 @@ def _sparse_row(x, g, M, yM, m, T, top_p, bounds, thresholds, out) -> bool:
 
 def _process_row(x, g, M, yM, T: float, top_p: float, out, scratch):
     """One row of `process_logits` (x read only, out written)."""
-    n = x.shape[0] // _STRIPES
+    V = x.shape[0]
+    n = V // _STRIPES
     clean = np.ones(g.size, dtype=bool)              # groups without a modified id
     clean[np.where(M < n * _STRIPES, M % max(n, 1), M - (_STRIPES - 1) * n)] = False
     m = _row_max(x, g, clean, M, yM)
     if T == 0:                                       # greedy: the lowest id at the max
         ids = _unmodified_at_least(x, g, M, np.float64(m))
         out.fill(-np.inf)
-        out[min(ids.min(initial=x.shape[0]), M[yM == m].min(initial=x.shape[0]))] = 0.0
+        out[min(ids.min(initial=V), M[yM == m].min(initial=V))] = 0.0
         return
     z = None
     if top_p < 1:
-        # Scores of distinct tokens: the maxima of clean groups and the modified scores. Their
-        # mass above a threshold bounds the mass of the candidates there from below.
-        g_sorted = np.sort(np.concatenate([g[clean].astype(np.float64), yM]))[::-1]
+        scores, w = _top_scores(g, clean, yM, m, T)
         with np.errstate(over="ignore"):
-            w = np.cumsum(np.exp((g_sorted - m) / T))                  # (G',)
-            # A rough S (group maxima + the median of a strided sample for the rest), only to
-            # choose the path, never to decide a token.
-            s_est = w[-1] + x.shape[0] * float(np.median(np.exp((x[::97].astype(np.float64) - m) / T)))
-        if _candidate_thresholds(g_sorted, w, s_est, top_p):
+            # A rough S (the top group maxima + the median of a strided sample for the rest),
+            # only to choose the path, never to decide a token.
+            s_est = w[-1] + V * float(np.median(np.exp((x[::389].astype(np.float64) - m) / T)))
+        if _candidate_thresholds(scores, w, s_est, top_p):
             bounds = None
             if x.dtype == np.float32 and out.dtype == np.float32:
                 bounds = _mass_bounds_f32(x, M, yM, m, T, out)      # out is scratch here
             if bounds is None:
                 z, e, S = _exact_z(x, M, yM, m, T, scratch)
                 bounds = (S, S)
-            thresholds = _candidate_thresholds(g_sorted, w, bounds[1], top_p)
-            raw = np.sort(g)[::-1]                   # deeper tries: many tokens in one group
-            thresholds += [np.float64(raw[j]) for j in (64, 256) if j < raw.size]
-            if _sparse_row(x, g, M, yM, m, T, top_p, bounds, thresholds, out):
+            if _sparse_row(x, g, M, yM, m, T, top_p, bounds,
+                           _thresholds(scores, w, g, bounds[1], top_p), out):
                 return
     if z is None:
         z, e, S = _exact_z(x, M, yM, m, T, scratch)
@@ -538,3 +534,24 @@ def _process_fast(x, hist, T: float, top_p: float, fp: float, pp: float, bias: d
             invalid()
         _process_row(row, g, M, yM, T, top_p, out[b], scratch)
     return out
+
+
+def _top_scores(g, clean, yM, m: float, T: float, k: int = 256):
+    """(scores, w): the k highest of {maxima of clean groups} + {modified scores}, descending,
+    and w = cumsum(exp((scores - m) / T)). These are scores of distinct tokens, so w bounds
+    from below the mass of the tokens at or above each score."""
+    vals = np.concatenate([g[clean].astype(np.float64), yM])
+    if vals.size > k:
+        vals = np.partition(vals, vals.size - k)[vals.size - k:]
+    vals = np.sort(vals)[::-1]
+    with np.errstate(over="ignore"):
+        return vals, np.cumsum(np.exp((vals - m) / T))
+
+
+def _thresholds(scores, w, g, S: float, top_p: float):
+    """The candidate thresholds to try in turn: from the top scores, then deeper group maxima
+    (for when many likely tokens share a group)."""
+    yield from _candidate_thresholds(scores, w, S, top_p)
+    for j in (64, 256):
+        if j < g.size:
+            yield np.float64(np.partition(g, g.size - 1 - j)[g.size - 1 - j])

@@ -120,6 +120,11 @@ def _draw_row_fast(row, g, u: float) -> int:
         j = int(np.searchsorted(cdf, u * cdf[-1], side="right"))
         return int(ids[j]) if j < ids.size else int(ids[np.flatnonzero(p > 0)[-1]])
     p = np.subtract(row, top, dtype=np.float64)  # (V,)
+    # subtle: numpy's exp is ~3x slower on vectors holding -inf or underflowing inputs. Clipping
+    # at -700 makes removed tokens exp(-700) ~ 1e-304 instead of 0: below half an ulp of any
+    # CDF value past the first real token, so it can only matter when u * total < 1e-280,
+    # i.e. u == 0, which takes the exact path below.
+    np.maximum(p, -700.0, out=p)
     np.exp(p, out=p)
     n = V // _BLOCK
     sums = np.append(p[:n * _BLOCK].reshape(n, _BLOCK).sum(axis=1), p[n * _BLOCK:].sum())
@@ -128,7 +133,7 @@ def _draw_row_fast(row, g, u: float) -> int:
     tol = 4 * (V + 64) * 2.0**-52 * total       # |ours - reference| on any CDF value, and on t
     t = u * total
     q = int(np.searchsorted(ends, t, side="right"))
-    if q < ends.size:
+    if q < ends.size and u > 0:
         start = q * _BLOCK
         base = float(ends[q - 1]) if q else 0.0
         local = np.cumsum(p[start:start + _BLOCK]) + base
@@ -136,9 +141,7 @@ def _draw_row_fast(row, g, u: float) -> int:
         before = float(local[j - 1]) if j else base
         if j < local.size and local[j] > t + 2 * tol and before < t - 2 * tol:
             return start + j
-    cdf = np.cumsum(p)                          # doubt: the reference's own arithmetic
-    j = int(np.searchsorted(cdf, u * cdf[-1], side="right"))
-    return j if j < V else int(np.flatnonzero(p > 0)[-1])
+    return _draw_row(row.astype(np.float64), u)  # doubt: the reference's own arithmetic
 
 
 def sample(logprobs, *, seed, choice_index=0, position=0):

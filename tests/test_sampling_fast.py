@@ -1,0 +1,212 @@
+"""The fast paths of `process_logits` and `sample` against their slow references.
+
+process_logits has three ways to a row (see refimpl/sampling.py, "the fast path"): a small
+candidate set certified by bounds on S (float32 bound, or exact S for float64), a window around
+the crossing for flat rows, and the exact reference arithmetic when a bound leaves doubt. Each
+is exercised here on vocabularies large enough to reach it, and each must agree exactly (the
+kept set) with `process_logits_reference`.
+"""
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import refimpl.sampling as sampling
+import refimpl.seeded as seeded
+from refimpl.sampling import _group_ids, process_logits, process_logits_reference
+from refimpl.seeded import sample, sample_reference
+
+
+def assert_same(a, b):
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(np.isneginf(a), np.isneginf(b))
+    tol = 1e-5 if a.dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(a[np.isfinite(a)], b[np.isfinite(b)], rtol=tol, atol=tol)
+
+
+def zipf_rows(rng, B, V, s=1.5):
+    ranks = -s * np.log(np.arange(1, V + 1))
+    return np.stack([ranks[rng.permutation(V)] + rng.normal(0, 0.1, V) for _ in range(B)])
+
+
+@pytest.fixture
+def paths(monkeypatch):
+    """Counts which way each row went."""
+    seen = {"sparse": 0, "dense": 0, "exact": 0}
+    for name, key in [("_sparse_row", "sparse"), ("_dense_row", "dense"), ("_write_exact", "exact")]:
+        original = getattr(sampling, name)
+
+        def wrapped(*args, _f=original, _k=key, **kw):
+            result = _f(*args, **kw)
+            if _k != "sparse" or result:
+                seen[_k] += 1
+            return result
+        monkeypatch.setattr(sampling, name, wrapped)
+    return seen
+
+
+PROFILES = ["peaked", "flat", "ties", "holes"]
+
+
+def make(profile, rng, B=3, V=6000, dtype=np.float32):
+    if profile == "peaked":
+        x = zipf_rows(rng, B, V)
+    elif profile == "flat":
+        x = rng.normal(0, 0.1, (B, V))
+    elif profile == "ties":
+        x = np.round(rng.normal(0, 2, (B, V)) * 2) / 2
+    else:
+        x = rng.normal(0, 3, (B, V))
+        x[:, rng.integers(0, V, V // 5)] = -np.inf
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("profile", PROFILES)
+def test_fast_equals_reference_on_large_vocabularies(profile, dtype, paths):
+    rng = np.random.default_rng(PROFILES.index(profile) + 10 * (dtype == np.float64))
+    for trial in range(4):
+        x = make(profile, rng, dtype=dtype)
+        B, V = x.shape
+        hist = [list(rng.integers(0, V, 40)) + [int(np.argmax(x[b]))] * 3 for b in range(B)]
+        bias = {int(t): float(v) for t, v in zip(rng.integers(0, V, 8), rng.uniform(-5, 5, 8))}
+        bias[int(np.argmax(x[1]))] = -100.0  # ban a row's top token
+        for kw in [dict(temperature=0.8, top_p=0.9), dict(temperature=0.0, top_p=0.9),
+                   dict(temperature=1.7, top_p=0.5), dict(temperature=0.3, top_p=0.0),
+                   dict(temperature=1.0, top_p=1.0), dict(temperature=0.8, top_p=0.999)]:
+            kw.update(frequency_penalty=rng.uniform(-2, 2), presence_penalty=rng.uniform(-2, 2))
+            before = x.copy()
+            assert_same(process_logits(x, hist, logit_bias=bias, **kw),
+                        process_logits_reference(x, hist, logit_bias=bias, **kw))
+            np.testing.assert_array_equal(x, before)
+    if profile == "peaked":
+        assert paths["sparse"] > 0
+    if profile == "flat":
+        assert paths["dense"] > 0
+
+
+def test_exact_ties_at_the_threshold_take_the_exact_path(paths):
+    # p = 1/4096 each: the running sum hits 0.5 exactly at token 2047, so no bound can tell the
+    # crossing token apart; the exact arithmetic decides, and ties go to the lowest ids.
+    x = np.zeros((1, 4096), dtype=np.float32)
+    out = process_logits(x, top_p=0.5)
+    assert_same(out, process_logits_reference(x, top_p=0.5))
+    assert np.isfinite(out[0, :2048]).all() and not np.isfinite(out[0, 2048:]).any()
+    assert paths["exact"] >= 1
+
+
+def test_near_ties_at_the_boundary_are_resolved_exactly():
+    # Two float64 scores one ulp apart straddle the crossing: their p may round equal, and then
+    # the reference orders them by id. The fast path must not guess.
+    rng = np.random.default_rng(7)
+    V = 3000
+    x = np.full((1, V), -30.0)
+    x[0, :3] = [5.0, np.nextafter(4.0, 5.0), 4.0]
+    x[0, 3:] += rng.normal(0, 0.01, V - 3)
+    for top_p in np.linspace(0.6, 0.99, 14):
+        for ids in [(1, 2), (2, 1)]:
+            y = x.copy()
+            y[0, list(ids)] = y[0, [1, 2]]
+            assert_same(process_logits(y, top_p=top_p), process_logits_reference(y, top_p=top_p))
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.integers(0, 2**32 - 1), st.floats(0.05, 2.0), st.floats(0.0, 1.0), st.sampled_from(PROFILES))
+def test_float32_mass_bound_holds(seed, temperature, top_p, profile):
+    rng = np.random.default_rng(seed)
+    x = make(profile, rng, B=1, V=5000)[0]
+    M = np.array(sorted(set(rng.integers(0, 5000, 5).tolist())))
+    yM = x[M].astype(np.float64) + rng.uniform(-3, 3, M.size)
+    m = max(float(x.max()), float(yM.max()))
+    bounds = sampling._mass_bounds_f32(x, M, yM, m, temperature, np.empty_like(x))
+    _, _, S = sampling._exact_z(x, M, yM, m, temperature, sampling._Scratch(x.size))
+    assert bounds is not None and bounds[0] <= S <= bounds[1]
+    assert bounds[1] / bounds[0] - 1 < 1e-4
+
+
+@pytest.mark.parametrize("V", [1, 5, 63, 64, 65, 200, 4097])
+def test_groups_cover_every_id_once(V):
+    n = V // 64
+    ids = _group_ids(np.arange(n + V % 64), V)
+    assert sorted(ids.tolist()) == list(range(V))
+    x = np.random.default_rng(V).normal(size=(2, V))
+    g = sampling_groups(x)
+    for c in range(g.shape[1]):
+        members = _group_ids(np.array([c]), V)
+        np.testing.assert_array_equal(g[:, c], x[:, members].max(axis=1))
+
+
+def sampling_groups(x):
+    return seeded._row_groups(x)
+
+
+def test_errors_keep_the_reference_precedence():
+    bad = np.zeros((2, 300), dtype=np.float32)
+    bad[1, 7] = np.nan
+    message = "`logits` must not contain NaN, got NaN at index (1, 7)"
+    for fn in (process_logits, process_logits_reference):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            fn(bad, top_p=5)  # the logits are checked before the parameters
+        with pytest.raises(ValueError, match=re.escape(message)):
+            fn(bad, [[999], [0]])
+    dead = np.zeros((2, 300))
+    dead[0] = -np.inf
+    with pytest.raises(ValueError, match="got every token -inf in row 0"):
+        process_logits(dead)
+    inf = np.zeros(300)
+    inf[5] = np.inf
+    with pytest.raises(ValueError, match=re.escape("got +inf at index 5")):
+        process_logits(inf)
+
+
+def test_history_as_an_array():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(4, 500)).astype(np.float32)
+    hist = rng.integers(0, 500, (4, 30))
+    kw = dict(frequency_penalty=0.7, presence_penalty=-0.4, top_p=0.8)
+    assert_same(process_logits(x, hist, **kw), process_logits(x, hist.tolist(), **kw))
+    assert_same(process_logits(x, hist, **kw), process_logits_reference(x, hist.tolist(), **kw))
+
+
+# -- sample ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_sample_fast_equals_reference(profile):
+    rng = np.random.default_rng(3)
+    x = make(profile, rng, B=4, V=20_000)
+    for top_p in [0.3, 0.9, 1.0]:
+        lp = process_logits(x, temperature=0.8, top_p=top_p)
+        for position in range(6):
+            seeds = rng.integers(-(2**63), 2**63 - 1, size=4, dtype=np.int64)
+            np.testing.assert_array_equal(sample(lp, seed=seeds, position=position),
+                                          sample_reference(lp, seed=seeds, position=position))
+
+
+def test_sample_draw_row_on_every_u():
+    # u = 0, u near 1 and u on a CDF step reach the exact fallback; all must agree.
+    rng = np.random.default_rng(5)
+    for dense in [False, True]:
+        V = 5000
+        lp = rng.normal(0, 0.5, V)
+        if not dense:
+            lp[rng.permutation(V)[:4900]] = -np.inf
+        else:
+            lp[rng.permutation(V)[:500]] = -np.inf
+        g = seeded._row_groups(lp[None, :])[0]
+        p = np.exp(lp - lp.max())
+        cdf = np.cumsum(p)
+        steps = list(cdf[rng.integers(0, V, 10)] / cdf[-1])
+        for u in [0.0, 1 - 2**-53, 0.5, *np.linspace(0, 1, 200, endpoint=False), *steps]:
+            assert seeded._draw_row_fast(lp, g, u) == seeded._draw_row(lp, u)
+            assert seeded._draw_row_fast(lp.astype(np.float32), g.astype(np.float32), u) == \
+                seeded._draw_row(lp.astype(np.float32).astype(np.float64), u)
+
+
+def test_sample_errors_unchanged():
+    with pytest.raises(ValueError, match=re.escape("`logprobs` must not contain NaN, got NaN at index (1, 2)")):
+        sample(np.array([[0.0, 1.0, 2.0], [0.0, 1.0, np.nan]]), seed=0)
+    with pytest.raises(ValueError, match="must leave at least one token with a finite value"):
+        sample(np.full((1, 300), -np.inf, dtype=np.float32), seed=0)
+    assert sample([0.0, 0.0, 50.0], seed=1) == 2  # lists and ints still work

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import regex
 
-from .unicode_tables import known_property, property_ranges
+from .unicode_tables import complement, known_property, property_ranges
 
 # Shorthand classes Rust reads as Unicode properties.
 _SHORTHAND = {"s": ("White_Space", False), "S": ("White_Space", True)}
@@ -63,17 +63,6 @@ def _class_body(ranges) -> str:
     return "".join(
         f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in ranges
     )
-
-
-def _negated_ranges(ranges):
-    out, nxt = [], 0
-    for lo, hi in ranges:
-        if lo > nxt:
-            out.append((nxt, lo - 1))
-        nxt = hi + 1
-    if nxt <= 0x10FFFF:
-        out.append((nxt, 0x10FFFF))
-    return tuple(out)
 
 
 def _translate(pat_str: str) -> _Parsed:
@@ -108,7 +97,7 @@ def _translate(pat_str: str) -> _Parsed:
                 props.add(name)
                 ranges = property_ranges(name)
                 if negate:
-                    ranges = _negated_ranges(ranges)
+                    ranges = complement(ranges)
                 body, ascii_body = _class_body(ranges), _class_body(_intersect(ranges))
                 fast.append(pat_str[i:i + length])
                 if in_class:

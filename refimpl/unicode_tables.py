@@ -77,6 +77,22 @@ def _merge(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     return tuple((lo, hi) for lo, hi in out)
 
 
+def complement(ranges) -> tuple[tuple[int, int], ...]:
+    """The code points 0..0x10FFFF not in the sorted, merged ``ranges``.
+
+    >>> complement(((0, 9), (20, 0x10FFFF)))
+    ((10, 19),)
+    """
+    out, nxt = [], 0
+    for lo, hi in ranges:
+        if lo > nxt:
+            out.append((nxt, lo - 1))
+        nxt = hi + 1
+    if nxt <= 0x10FFFF:
+        out.append((nxt, 0x10FFFF))
+    return tuple(out)
+
+
 def known_property(name: str) -> bool:
     """True if :func:`property_ranges` knows ``name`` (a category, a group or ``White_Space``)."""
     name = ALIASES.get(name, name)
@@ -99,15 +115,7 @@ def property_ranges(name: str) -> tuple[tuple[int, int], ...]:
     if name == "White_Space":
         return WHITE_SPACE
     if name == "Cn":
-        assigned = _merge([r for rs in _categories().values() for r in rs])
-        gaps, nxt = [], 0
-        for lo, hi in assigned:
-            if lo > nxt:
-                gaps.append((nxt, lo - 1))
-            nxt = hi + 1
-        if nxt <= 0x10FFFF:
-            gaps.append((nxt, 0x10FFFF))
-        return tuple(gaps)
+        return complement(_merge([r for rs in _categories().values() for r in rs]))
     if name in GROUPS:
         return _merge([r for cat in GROUPS[name] for r in property_ranges(cat)])
     if name not in _categories():

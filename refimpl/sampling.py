@@ -254,28 +254,25 @@ def _history_arrays(output_token_ids, batch: int, squeeze: bool, vocab_size: int
 
 def _modified(x, hist, fp: float, pp: float, bias: dict):
     """Per row: the sorted ids M whose score is changed by logit_bias or the penalties, and their
-    new scores y[M] (float64), computed with the reference's operations in its order."""
+    new scores y[M] (float64), computed with the reference's operations in its order. One
+    sort of (row * V + id) keys serves the whole batch."""
     B, V = x.shape
     bias_ids = np.array(sorted(bias), dtype=np.int64)
     bias_vals = np.array([bias[t] for t in bias_ids], dtype=np.float64)
     rows = np.repeat(np.arange(B, dtype=np.int64), [h.size for h in hist])
-    keys = rows * V + (np.concatenate(hist) if B else np.zeros(0, np.int64))
+    pen = rows * V + (np.concatenate(hist) if B else np.zeros(0, np.int64))
     if fp == 0 and pp == 0:
-        keys = keys[:0]  # y - 0.0 - 0.0 == y: no token is changed by the penalties
-    keys, counts = np.unique(keys, return_counts=True)
+        pen = pen[:0]  # y - 0.0 - 0.0 == y: no token is changed by the penalties
+    pen, counts = np.unique(pen, return_counts=True)                     # (P,) sorted keys
+    biased = (np.arange(B, dtype=np.int64)[:, None] * V + bias_ids).ravel()  # (B * nb,)
+    keys = np.union1d(pen, biased)                                       # (K,) sorted
+    y = x.reshape(-1)[keys].astype(np.float64)                           # 1. and 2., as the
+    i = np.searchsorted(keys, biased)                                    # reference does them:
+    y[i] = y[i] + np.tile(bias_vals, B)                                  # mu + bias
+    i = np.searchsorted(keys, pen)
+    y[i] = y[i] - counts.astype(np.float64) * fp - pp                    # mu - c*fp - (c>0)*pp
     bounds = np.searchsorted(keys, np.arange(B + 1) * V)
-    out = []
-    for b in range(B):
-        pen_ids = keys[bounds[b]:bounds[b + 1]] - b * V
-        c = counts[bounds[b]:bounds[b + 1]].astype(np.float64)
-        M = np.union1d(bias_ids, pen_ids) if bias_ids.size else pen_ids
-        y = x[b, M].astype(np.float64)                       # 1. and 2., as in the reference:
-        i = np.searchsorted(M, bias_ids)
-        y[i] = y[i] + bias_vals                             # mu + bias
-        i = np.searchsorted(M, pen_ids)
-        y[i] = y[i] - c * fp - pp                           # mu - c * fp - float(c > 0) * pp
-        out.append((M, y))
-    return out
+    return [(keys[bounds[b]:bounds[b + 1]] - b * V, y[bounds[b]:bounds[b + 1]]) for b in range(B)]
 
 
 def _unmodified_at_least(x, g, M, t):

@@ -68,7 +68,9 @@ __all__ = ["process_logits", "process_logits_reference", "PROCESSING_VERSION"]
 
 #: Names the steps, their order and their arithmetic. Change it whenever a change to this
 #: module could change a processed distribution (and so a seeded draw).
-PROCESSING_VERSION = "logit_bias>penalties>temperature>top_p>log_softmax;float64;v1"
+#: v2: the fast path renormalises with the sum of the kept tokens' exp in decreasing order
+#: (v1 summed the whole row); kept sets are unchanged, values may differ in the last bit.
+PROCESSING_VERSION = "logit_bias>penalties>temperature>top_p>log_softmax;float64;v2"
 
 
 def _validated(logits, temperature, top_p, frequency_penalty, presence_penalty, logit_bias,

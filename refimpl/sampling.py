@@ -415,11 +415,11 @@ def _dense_row(z, e, S: float, top_p: float, out):
     if top_p >= 1:                                   # every finite token, renormalised
         np.subtract(z, math.log(S), out=out, casting="same_kind")
         return
-    step = max(1, V // 8192)
-    sub = np.sort(e[::step])[::-1]                   # (~8192,) descending
+    step = max(1, V // 4096)
+    sub = np.sort(e[::step])[::-1]                   # (~4096,) descending
     cs = np.cumsum(sub)
     i = int(np.searchsorted(cs, top_p * cs[-1]))
-    w = int(2 * math.sqrt(sub.size)) + 16
+    w = int(4 * math.sqrt(i * (1 - i / sub.size) + 1)) + 16   # ~4 sd of the crossing's rank
     e_hi = sub[i - w] if i - w >= 0 else np.inf
     e_lo = sub[i + w] if i + w < sub.size else 0.0
     low = np.flatnonzero(e <= e_hi)                  # the window and below: (n_low,) ascending

@@ -47,14 +47,9 @@ import numpy as np
 from .logits import (
     _from_batch,
     _history,
-    _log_softmax,
-    _logit_bias,
-    _penalties,
     _softmax_row,
-    _temperature,
     _to_batch,
     _top_p_keep_row,
-    token_counts,
 )
 from .params import (
     validate_logit_bias,

@@ -6,9 +6,9 @@ top_p 0.9, then one seeded draw per row. Two logit profiles (`make_logits`):
 
 * "peaked": a Zipf-like profile, as a trained model's logits look: the token of rank r (ids
   shuffled per row) gets -1.5 ln r + N(0, 0.1) plus a per-row offset, so after temperature
-  0.8 p_r falls roughly like r**-1.9; the top token holds about half the mass and the 0.9
-  nucleus is a few dozen tokens.
-* "flat": N(0, 0.1) per token, nearly uniform: the 0.9 nucleus is ~90% of the vocabulary.
+  0.8 p_r falls roughly like r**-1.9: the top token holds 50-60% of the mass and, with the
+  penalties and bias below, the 0.9 nucleus is 3 to ~50 tokens.
+* "flat": N(0, 0.1) per token, nearly uniform: the 0.9 nucleus is ~175,000 tokens (87%).
 
 The history (256 ids per row) is half drawn from the row's 64 most likely tokens (models repeat
 themselves, so penalties do hit the top of the distribution) and half uniform.

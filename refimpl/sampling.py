@@ -308,21 +308,23 @@ def _mass_bounds_f32(x, M, yM, m: float, T: float, buf):
     terms add at most V * 1e-37. The modified ids are summed exactly in float64.
     Returns None when the bound is too loose to be useful (huge |m|).
     """
-    c = np.float32(m)
-    if not np.isfinite(c):
+    if not (abs(m) < 1e38 and 1e-37 < 1.0 / T < 1e38):  # e.g. T = 1e-300: 1/T is no float32
         return None
+    c, k = np.float32(m), np.float32(1.0 / T)
     eta = abs(float(c) - m) / T
     rel = 1.01 * (3.01 * _EPS32 * (40 + eta) + eta + 16 * _EPS32) + 64 * _EPS32
     if rel > 1e-3:
         return None
     with np.errstate(all="ignore"):
         np.subtract(x, c, out=buf)
-        np.multiply(buf, np.float32(1.0 / T), out=buf)
+        np.multiply(buf, k, out=buf)
         if M.size:
             buf[M] = -np.inf
         np.exp(buf, out=buf)
         s_u = float(np.add.reduce(buf))
         s_m = float(np.sum(np.exp((yM - m) / T))) if M.size else 0.0
+    if not math.isfinite(s_u + s_m):
+        return None
     absolute = x.shape[0] * (1e-37 + 40 * math.exp(-40) * 4 * _EPS32)
     lo = (max(s_u - absolute, 0.0) / (1 + rel) + s_m) * (1 - 1e-12)
     hi = ((s_u + absolute) / (1 - rel) + s_m) * (1 + 1e-12)

@@ -161,6 +161,16 @@ def test_errors_keep_the_reference_precedence():
         process_logits(inf)
 
 
+@pytest.mark.parametrize("temperature", [1e-300, 1e-30, 0.01, 2.0])
+def test_extreme_temperatures_on_float32(temperature):
+    rng = np.random.default_rng(11)
+    x = zipf_rows(rng, 2, 3000).astype(np.float32)
+    x[1, :5] = x[1].max()                          # ties at the top
+    for top_p in [0.0, 0.5, 0.9]:
+        kw = dict(temperature=temperature, top_p=top_p)
+        assert_same(process_logits(x, **kw), process_logits_reference(x, **kw))
+
+
 def test_history_as_an_array():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(4, 500)).astype(np.float32)

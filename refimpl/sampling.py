@@ -498,7 +498,7 @@ def _process_row(x, g, M, yM, T: float, top_p: float, out, scratch, sample):
         with np.errstate(over="ignore"):
             # A rough S (the top group maxima + the median of a strided sample for the rest),
             # only to choose the path, never to decide a token.
-            e_sample = np.exp((sample - m) / T)
+            e_sample = np.exp(np.minimum(sample - m, 0.0) / T)  # (raw modified scores may be > m)
             s_est = w[-1] + V * float(np.partition(e_sample, e_sample.size // 2)[e_sample.size // 2])
         if _candidate_thresholds(scores, w, s_est, top_p):
             bounds = None

@@ -194,22 +194,27 @@ def process_logits_reference(logits, output_token_ids=(), *, temperature=1.0, to
 # S = np.sum(exp(z)) over the whole row. Computing S exactly costs a float64 exp of every token.
 # So, for each row:
 #
-#   a. group maxima. x (B, V) is viewed as (B, 64, V // 64) and maxed over the 64: group c holds
-#      the ids c, c + n, ..., c + 63n (n = V // 64; the last V % 64 ids are groups of one). One
-#      read of x gives them; they also reveal NaN / +inf / all -inf rows, and any "all ids with
+#   a. group maxima. A row is viewed as (64, V // 64) and maxed over the 64: group c holds the
+#      ids c, c + n, ..., c + 63n (n = V // 64; the last V % 64 ids are groups of one). One read
+#      of the row gives them; they also reveal NaN / +inf / all -inf rows, and any "all ids with
 #      x >= t" query touches only the groups whose maximum is >= t.
 #   b. the exact row max m of the biased, penalised scores y. Only the ~266 ids listed in
-#      logit_bias or in the history differ from x; they are computed exactly, as the reference
-#      does, in float64.
-#   c. float32 input: S is computed once in float32 (L2-resident row) with a proven error bound,
-#      S in [S_lo, S_hi] (see _mass_bounds_f32). float64 input: S is computed exactly.
-#   d. candidates: every token with y >= m - delta * T, found through the group maxima. Their
-#      e = exp(z) are exact (same float64 operations as the reference). Sorting their values and
-#      bounding the running sum (`_crossing`) tells where it crosses top_p, *if* the bounds
-#      leave no doubt; near-ties at the boundary also count as doubt.
-#   e. doubt (rare) -> the exact computation for that row (the reference's own arithmetic).
-#      Large nuclei (flat logits) -> `_dense_row`: exact S, a sampled estimate of where the
-#      crossing lies, and only the values in a window around it sorted.
+#      logit_bias or in the history differ from x; their y is computed exactly, as the
+#      reference does, in float64 (`_modified`).
+#   c. path: the group maxima (of groups without a modified id) and the modified scores are
+#      scores of distinct tokens; if the top few of them already carry top_p of a rough S
+#      (group maxima + the median of a strided sample), the nucleus is small ("sparse" path);
+#      otherwise ("dense", e.g. flat logits) go to f. The rough S only chooses the path.
+#   d. sparse: float32 input -> S in [S_lo, S_hi] from one float32 pass over the (L2-resident)
+#      row with a proven error bound (`_mass_bounds_f32`); float64 input -> S exactly.
+#   e. candidates: every token with y >= t, t read off those top scores. Their e = exp(z) are
+#      exact (the reference's float64 operations). Sorting their values and bounding the running
+#      sum (`_crossing`) gives the crossing, *if* the bounds leave no doubt; a near-tie at the
+#      boundary is doubt too. No candidate set is ever the whole vocabulary.
+#   f. dense: exact z, e, S; the crossing's rank is estimated from a 4096-value sample and only
+#      a window of values around it is sorted and certified (`_dense_row`).
+#   g. doubt (rare: the running sum within ~1e-5 of top_p, or an exact tie with it) -> the
+#      reference's own arithmetic for that row (`_write_exact`).
 #
 # Ties are by value then id, like the reference: the kept set is every token with e > e_cross
 # plus the lowest ids among those with e == e_cross.
@@ -438,6 +443,18 @@ def _dense_row(z, e, S: float, top_p: float, out):
     out[tied[k + 1 - int(np.searchsorted(-vs, -ec, side="left")):]] = -np.inf
 
 
+def _top_scores(g, clean, yM, m: float, T: float, k: int = 256):
+    """(scores, w): the k highest of {maxima of clean groups} + {modified scores}, descending,
+    and w = cumsum(exp((scores - m) / T)). These are scores of distinct tokens, so w bounds
+    from below the mass of the tokens at or above each score."""
+    vals = np.concatenate([g[clean].astype(np.float64), yM])
+    if vals.size > k:
+        vals = np.partition(vals, vals.size - k)[vals.size - k:]
+    vals = np.sort(vals)[::-1]
+    with np.errstate(over="ignore"):
+        return vals, np.cumsum(np.exp((vals - m) / T))
+
+
 def _candidate_thresholds(g_sorted, w, S: float, top_p: float):
     """Score thresholds t whose candidate sets {y >= t} probably hold the nucleus, smallest first.
 
@@ -449,6 +466,15 @@ def _candidate_thresholds(g_sorted, w, S: float, top_p: float):
     if i >= g_sorted.size:
         return []
     return [np.float64(g_sorted[min(j, g_sorted.size - 1)]) for j in (i + 2, 2 * i + 8, 4 * i + 64)]
+
+
+def _thresholds(scores, w, g, S: float, top_p: float):
+    """The candidate thresholds to try in turn: from the top scores, then deeper group maxima
+    (for when many likely tokens share a group)."""
+    yield from _candidate_thresholds(scores, w, S, top_p)
+    for j in (64, 256):
+        if j < g.size:
+            yield np.float64(np.partition(g, g.size - 1 - j)[g.size - 1 - j])
 
 
 def _sparse_row(x, g, M, yM, m, T, top_p, bounds, thresholds, out) -> bool:
@@ -532,24 +558,3 @@ def _process_fast(x, hist, T: float, top_p: float, fp: float, pp: float, bias: d
             invalid()
         _process_row(row, g, M, yM, T, top_p, out[b], scratch, samples[b])
     return out
-
-
-def _top_scores(g, clean, yM, m: float, T: float, k: int = 256):
-    """(scores, w): the k highest of {maxima of clean groups} + {modified scores}, descending,
-    and w = cumsum(exp((scores - m) / T)). These are scores of distinct tokens, so w bounds
-    from below the mass of the tokens at or above each score."""
-    vals = np.concatenate([g[clean].astype(np.float64), yM])
-    if vals.size > k:
-        vals = np.partition(vals, vals.size - k)[vals.size - k:]
-    vals = np.sort(vals)[::-1]
-    with np.errstate(over="ignore"):
-        return vals, np.cumsum(np.exp((vals - m) / T))
-
-
-def _thresholds(scores, w, g, S: float, top_p: float):
-    """The candidate thresholds to try in turn: from the top scores, then deeper group maxima
-    (for when many likely tokens share a group)."""
-    yield from _candidate_thresholds(scores, w, S, top_p)
-    for j in (64, 256):
-        if j < g.size:
-            yield np.float64(np.partition(g, g.size - 1 - j)[g.size - 1 - j])

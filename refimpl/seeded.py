@@ -38,7 +38,8 @@ import numbers
 import numpy as np
 
 from .params import InvalidParameterError, validate_logits, validate_seed
-from .sampling import _STRIPES, PROCESSING_VERSION, _group_ids
+from .sampling import PROCESSING_VERSION
+from .sampling_fast import _STRIPES, _group_ids
 
 __all__ = ["SAMPLER_VERSION", "uniform", "sample", "sample_reference", "system_fingerprint"]
 
@@ -98,7 +99,7 @@ _BLOCK = 2048
 
 
 def _row_groups(rows):
-    """(B, V) -> (B, G) group maxima (the groups of `refimpl.sampling._group_ids`)."""
+    """(B, V) -> (B, G) group maxima (the groups of `refimpl.sampling_fast._group_ids`)."""
     B, V = rows.shape
     n = V // _STRIPES
     head = rows[:, :n * _STRIPES].reshape(B, _STRIPES, n).max(axis=1)

@@ -1,6 +1,6 @@
 """The fast paths of `process_logits` and `sample` against their slow references.
 
-process_logits has three ways to a row (see refimpl/sampling.py, "the fast path"): a small
+process_logits has three ways to a row (see refimpl/sampling_fast.py): a small
 candidate set certified by bounds on S (float32 bound, or exact S for float64), a window around
 the crossing for flat rows, and the exact reference arithmetic when a bound leaves doubt. Each
 is exercised here on vocabularies large enough to reach it, and each must agree exactly (the
@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import refimpl.sampling as sampling
+import refimpl.sampling_fast as sampling
 import refimpl.seeded as seeded
-from refimpl.sampling import _group_ids, process_logits, process_logits_reference
+from refimpl.sampling import process_logits, process_logits_reference
+from refimpl.sampling_fast import _group_ids
 from refimpl.seeded import sample, sample_reference
 
 

@@ -43,7 +43,7 @@ from .processors import (
     api_processors,
 )
 from .sampling import process_logits, process_logits_reference
-from .seeded import sample, system_fingerprint
+from .seeded import sample, sample_reference, system_fingerprint
 
 __version__ = "0.1.0"
 
@@ -73,6 +73,7 @@ __all__ = [
     "process_logits",
     "process_logits_reference",
     "sample",
+    "sample_reference",
     "system_fingerprint",
     "create_completion",
     "create_chat_completion",

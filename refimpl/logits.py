@@ -63,6 +63,12 @@ def _from_batch(x, squeeze, dtype):
 
 def _history(output_token_ids, batch: int, squeeze: bool, vocab_size: int) -> list[list[int]]:
     """Normalise the generated-token history to one list of ids per row, checking the ids."""
+    return [ids.tolist() for ids in _history_arrays(output_token_ids, batch, squeeze, vocab_size)]
+
+
+def _history_arrays(output_token_ids, batch: int, squeeze: bool, vocab_size: int):
+    """The generated-token history as one int64 array of ids per row, checked (no Python loop over
+    the ids); `_history` gives the same as lists."""
     if output_token_ids is None:
         output_token_ids = ()
     seqs = [output_token_ids] if squeeze else list(output_token_ids)
@@ -73,11 +79,11 @@ def _history(output_token_ids, batch: int, squeeze: bool, vocab_size: int) -> li
                          f"sequences for {batch} rows; pass a list of {batch} lists of token ids")
     out = []
     for row, seq in enumerate(seqs):
-        ids = [int(t) for t in np.asarray(seq, dtype=np.int64).reshape(-1)]
-        bad = [t for t in ids if not 0 <= t < vocab_size]
-        if bad:
+        ids = np.asarray(seq, dtype=np.int64).reshape(-1)
+        bad = (ids < 0) | (ids >= vocab_size)
+        if bad.any():
             raise ValueError(f"output_token_ids[{row}] must hold token ids in [0, {vocab_size - 1}], "
-                             f"got {bad[0]}; pass ids from the same vocabulary as the logits")
+                             f"got {int(ids[bad][0])}; pass ids from the same vocabulary as the logits")
         out.append(ids)
     return out
 

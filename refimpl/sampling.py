@@ -47,6 +47,7 @@ import numpy as np
 from .logits import (
     _from_batch,
     _history,
+    _history_arrays,
     _softmax_row,
     _to_batch,
 )
@@ -58,7 +59,7 @@ from .params import (
     validate_top_p,
 )
 
-from .sampling_fast import _history_arrays, _process_fast
+from .sampling_fast import _process_fast
 
 __all__ = ["process_logits", "process_logits_reference", "PROCESSING_VERSION"]
 

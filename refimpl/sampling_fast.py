@@ -61,27 +61,6 @@ def _group_ids(groups, V: int):
                            groups[groups >= n] + (_STRIPES - 1) * n])
 
 
-def _history_arrays(output_token_ids, batch: int, squeeze: bool, vocab_size: int):
-    """`logits._history` with one int64 array per row and no Python loop over the ids."""
-    if output_token_ids is None:
-        output_token_ids = ()
-    seqs = [output_token_ids] if squeeze else list(output_token_ids)
-    if not squeeze and len(seqs) == 0:
-        seqs = [()] * batch
-    if len(seqs) != batch:
-        raise ValueError(f"output_token_ids must have one sequence per row, got {len(seqs)} "
-                         f"sequences for {batch} rows; pass a list of {batch} lists of token ids")
-    out = []
-    for row, seq in enumerate(seqs):
-        ids = np.asarray(seq, dtype=np.int64).reshape(-1)
-        bad = (ids < 0) | (ids >= vocab_size)
-        if bad.any():
-            raise ValueError(f"output_token_ids[{row}] must hold token ids in [0, {vocab_size - 1}], "
-                             f"got {int(ids[bad][0])}; pass ids from the same vocabulary as the logits")
-        out.append(ids)
-    return out
-
-
 def _modified(x, hist, fp: float, pp: float, bias: dict):
     """Per row: the sorted ids M whose score is changed by logit_bias or the penalties, and their
     new scores y[M] (float64), computed with the reference's operations in its order. One

@@ -145,6 +145,22 @@ def _draw_row_fast(row, g, u: float) -> int:
     return _draw_row(row.astype(np.float64), u)  # doubt: the reference's own arithmetic
 
 
+def _per_row(seed, choice_index, position, B: int, single: bool):
+    """(seeds, choice indexes, positions), one of each per row: scalars are broadcast; a
+    sequence must have one entry per row of a (B, V) input."""
+    def per_row(name, value):
+        if isinstance(value, (numbers.Integral, bool)) or np.ndim(value) == 0:
+            return [value] * B
+        values = list(value)
+        if len(values) != B or single:
+            raise InvalidParameterError(
+                f"`{name}` must be a scalar or have one entry per row, got {len(values)} entries "
+                f"for {B} row(s); pass a scalar or a list of length {B}", name)
+        return values
+
+    return per_row("seed", seed), per_row("choice_index", choice_index), per_row("position", position)
+
+
 def sample(logprobs, *, seed, choice_index=0, position=0):
     """Draw one token id per row from log-probabilities, reproducibly.
 
@@ -169,18 +185,7 @@ def sample(logprobs, *, seed, choice_index=0, position=0):
     rows = a[None, :] if a.ndim == 1 else a  # (B, V), never written
     B = rows.shape[0]
 
-    def per_row(name, value):
-        if isinstance(value, (numbers.Integral, bool)) or np.ndim(value) == 0:
-            return [value] * B
-        values = list(value)
-        if len(values) != B or a.ndim == 1:
-            raise InvalidParameterError(
-                f"`{name}` must be a scalar or have one entry per row, got {len(values)} entries "
-                f"for {B} row(s); pass a scalar or a list of length {B}", name)
-        return values
-
-    seeds, choices, positions = per_row("seed", seed), per_row("choice_index", choice_index), \
-        per_row("position", position)
+    seeds, choices, positions = _per_row(seed, choice_index, position, B, a.ndim == 1)
     groups = _row_groups(rows)                                      # (B, G)
     if B and not np.isfinite(groups.max(axis=1)).all():             # NaN, +inf or all -inf
         validate_logits(a, "logprobs")
@@ -213,18 +218,7 @@ def sample_reference(logprobs, *, seed, choice_index=0, position=0):
     rows = a[None, :] if a.ndim == 1 else a  # (B, V)
     B = rows.shape[0]
 
-    def per_row(name, value):
-        if isinstance(value, (numbers.Integral, bool)) or np.ndim(value) == 0:
-            return [value] * B
-        values = list(value)
-        if len(values) != B or a.ndim == 1:
-            raise InvalidParameterError(
-                f"`{name}` must be a scalar or have one entry per row, got {len(values)} entries "
-                f"for {B} row(s); pass a scalar or a list of length {B}", name)
-        return values
-
-    seeds, choices, positions = per_row("seed", seed), per_row("choice_index", choice_index), \
-        per_row("position", position)
+    seeds, choices, positions = _per_row(seed, choice_index, position, B, a.ndim == 1)
     tokens = np.array([_draw_row(rows[b], uniform(seeds[b], choices[b], positions[b]))
                        for b in range(B)], dtype=np.int64)  # (B,)
     return int(tokens[0]) if a.ndim == 1 else tokens

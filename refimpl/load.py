@@ -12,6 +12,7 @@ import binascii
 import gzip
 import hashlib
 import os
+import sys
 from importlib import resources
 from typing import Mapping
 
@@ -55,6 +56,16 @@ def read_file(path: str | os.PathLike) -> bytes:
     return data
 
 
+def _strict_b64decode(data: bytes) -> bytes:
+    """Base64 that rejects anything outside the alphabet (binascii's strict mode, Python 3.11+)."""
+    return binascii.a2b_base64(data, strict_mode=True)
+
+
+if sys.version_info < (3, 11):  # pragma: no cover - no strict_mode before 3.11
+    def _strict_b64decode(data: bytes) -> bytes:  # noqa: F811
+        return base64.b64decode(data, validate=True)
+
+
 def parse_tiktoken_bpe(contents: bytes, source: str = "<bytes>") -> dict[bytes, int]:
     """Parse the contents of a ``.tiktoken`` file into ``{token bytes: rank}``.
 
@@ -62,13 +73,13 @@ def parse_tiktoken_bpe(contents: bytes, source: str = "<bytes>") -> dict[bytes, 
     {b'a': 0, b'b': 1}
     """
     ranks: dict[bytes, int] = {}
-    b64 = binascii.a2b_base64
+    b64 = _strict_b64decode
     for lineno, line in enumerate(contents.splitlines(), 1):
         if not line:
             continue
         try:
             token, rank = line.split()
-            ranks[b64(token, strict_mode=True)] = int(rank)
+            ranks[b64(token)] = int(rank)
         except (ValueError, binascii.Error):
             raise RankFileError(
                 f"line {lineno} of {source} is {line[:80]!r}; expected "

@@ -124,14 +124,11 @@ def bpe_merge_heap(ranks: Ranks, piece: bytes) -> list[bytes]:
 _NO_RANK = 1 << 62  # larger than any rank: "this pair is not mergeable"
 
 
-def _merge_fast(ranks: Ranks, piece: bytes) -> tuple[list[int], list]:
-    """The list-based merge loop. Returns ``(bounds, tokens)``: the start offsets of the final
-    parts (plus the end) and their ranks (None for a byte with no rank)."""
-    n = len(piece)
+def _merge_fast(ranks: Ranks, piece: bytes) -> list[int]:
+    """The list-based merge loop; returns the start offsets of the final parts, plus the end."""
     get = ranks.get
-    bounds = list(range(n + 1))
-    tokens = [get(piece[i:i + 1]) for i in range(n)]
-    pair = [get(piece[i:i + 2], _NO_RANK) for i in range(n - 1)]
+    bounds = list(range(len(piece) + 1))
+    pair = [get(piece[i:i + 2], _NO_RANK) for i in range(len(piece) - 1)]
     while pair:
         best = min(pair)
         if best == _NO_RANK:
@@ -139,13 +136,11 @@ def _merge_fast(ranks: Ranks, piece: bytes) -> tuple[list[int], list]:
         i = pair.index(best)  # leftmost of the lowest
         del bounds[i + 1]
         del pair[i]
-        del tokens[i + 1]
-        tokens[i] = best      # the merged part is the token whose rank we just used
         if i < len(pair):
             pair[i] = get(piece[bounds[i]:bounds[i + 2]], _NO_RANK)
-        if i > 0:
+        if i:
             pair[i - 1] = get(piece[bounds[i - 1]:bounds[i + 1]], _NO_RANK)
-    return bounds, tokens
+    return bounds
 
 
 def bpe_merge_fast(ranks: Ranks, piece: bytes) -> list[bytes]:
@@ -159,8 +154,8 @@ def bpe_merge_fast(ranks: Ranks, piece: bytes) -> list[bytes]:
     """
     if len(piece) <= 1:
         return [piece] if piece else []
-    bounds, _ = _merge_fast(ranks, piece)
-    return [piece[bounds[j]:bounds[j + 1]] for j in range(len(bounds) - 1)]
+    bounds = _merge_fast(ranks, piece)
+    return [piece[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 def byte_pair_split(piece: bytes, ranks: Ranks) -> list[bytes]:
@@ -180,15 +175,11 @@ def byte_pair_encode(piece: bytes, ranks: Ranks) -> list[int]:
     >>> byte_pair_encode(b"abab", {b"a": 0, b"b": 1, b"ab": 2})
     [2, 2]
     """
-    if 1 < len(piece) < LARGE_PIECE:
-        bounds, tokens = _merge_fast(ranks, piece)
-        if None not in tokens:
-            return tokens
-        parts = [piece[bounds[j]:bounds[j + 1]] for j in range(len(bounds) - 1)]
-    else:
-        parts = byte_pair_split(piece, ranks)
     try:
-        return [ranks[part] for part in parts]
+        if 1 < len(piece) < LARGE_PIECE:
+            bounds = _merge_fast(ranks, piece)
+            return [ranks[piece[a:b]] for a, b in zip(bounds, bounds[1:])]
+        return [ranks[part] for part in byte_pair_split(piece, ranks)]
     except KeyError as e:
         raise _missing_byte_error(piece, e.args[0]) from None
 

@@ -31,7 +31,9 @@ checked to agree on every code point; ``tests/test_pattern.py`` holds that.
 from __future__ import annotations
 
 import functools
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 
 import regex
 
@@ -47,6 +49,9 @@ class _Parsed:
     exact: str            # pattern with Unicode 16.0 classes spelled out
     ascii: str            # pattern with classes cut down to ASCII, for ASCII-only text
     properties: frozenset  # property names the pattern uses
+    atoms: tuple = ()      # every character class, as written (regex's own tables)
+    literals: frozenset = frozenset()  # characters matched literally (conservatively: all)
+    stand_ins_ok: bool = False  # True if atoms + literals are all the pattern can tell apart
 
 
 _ASCII = ((0, 0x7F),)
@@ -65,6 +70,10 @@ def _class_body(ranges) -> str:
     )
 
 
+_ESCAPED_CHARS = {"r": "\r", "n": "\n", "t": "\t", "f": "\f", "v": "\v", "0": "\0"}
+_GROUP_SYNTAX_OK = regex.compile(r"(?s)(?:[^(\\]|\\.|\((?!\?)|\(\?(?::|i:|[=!]|<[=!]))*")
+
+
 def _translate(pat_str: str) -> _Parsed:
     """Walk the pattern once, rewriting properties, ``\\s``/``\\S`` and ``$``.
 
@@ -73,6 +82,9 @@ def _translate(pat_str: str) -> _Parsed:
     """
     fast, exact, ascii_, props = [], [], [], set()
     i, n, in_class, class_start, ascii_class_start = 0, len(pat_str), False, -1, -1
+    atoms, literals, fast_class_start = [], set(), -1
+    # Group syntax other than (?: (?i: (?= (?! (?<= (?<! may change what a character means.
+    stand_ins_ok = _GROUP_SYNTAX_OK.fullmatch(pat_str) is not None
 
     def emit(text, ascii_text=None):
         fast.append(text)
@@ -106,15 +118,24 @@ def _translate(pat_str: str) -> _Parsed:
                 else:
                     exact.append(f"[{body}]")
                     ascii_.append(f"[{ascii_body}]" if ascii_body else "(?!)")
+                    atoms.append(pat_str[i:i + length])
                 i += length
                 continue
             # Any other escape is copied as is, two characters at a time.
+            if nxt in _ESCAPED_CHARS:
+                if not in_class:
+                    literals.add(_ESCAPED_CHARS[nxt])
+            elif nxt.isalnum() and not (nxt in "AZ" and not in_class):
+                stand_ins_ok = False  # \d, \w, \b ...: classes we do not model
+            elif not in_class and not nxt.isalnum():
+                literals.add(nxt)  # an escaped punctuation character
             emit(pat_str[i:i + 2])
             i += 2
             continue
         if in_class:
             if c == "]" and i > class_start:
                 in_class = False
+                atoms.append("".join(fast[fast_class_start:]) + "]")
                 if not "".join(ascii_[ascii_class_start:]):
                     # every member was cut away: [] can never match, [^] matches anything
                     opener = ascii_[ascii_class_start - 1]
@@ -131,6 +152,7 @@ def _translate(pat_str: str) -> _Parsed:
                 opener = "[^"
             if class_start < n and pat_str[class_start] == "]":
                 class_start += 1  # a leading ] is a literal
+            fast_class_start = len(fast)
             emit(opener)
             ascii_class_start = len(ascii_)
             i += len(opener)
@@ -139,9 +161,12 @@ def _translate(pat_str: str) -> _Parsed:
             emit("\\Z")
             i += 1
             continue
+        elif c not in "|()?*+{}.^":
+            literals.add(c)  # conservatively, also the letters and digits of (?i: and {1,3}
         emit(c)
         i += 1
-    return _Parsed("".join(fast), "".join(exact), "".join(ascii_), frozenset(props))
+    return _Parsed("".join(fast), "".join(exact), "".join(ascii_), frozenset(props),
+                   tuple(atoms), frozenset(literals), stand_ins_ok)
 
 
 @functools.lru_cache(maxsize=None)
@@ -202,6 +227,56 @@ def _compile_ascii(src: str):
         return regex.compile(src)
 
 
+class _StandIns:
+    """ASCII stand-ins for non-ASCII characters, so that ``re`` can split mostly-ASCII text.
+
+    The split pattern can only tell characters apart through its character classes (its
+    *atoms*) and its literal characters. Two characters that fall in exactly the same atoms
+    (case-sensitively and case-insensitively) and that are not literals are interchangeable:
+    the regex takes the same path on either. So a non-ASCII character may be replaced by an
+    ASCII character with the same membership, the text split with the fast ASCII program, and
+    the pieces cut from the original text at the same offsets. Characters with no ASCII twin
+    (for o200k, letters that are both "upper" and "lower", like CJK) keep the other path.
+
+    Membership is tested with the atoms as written (``regex``'s own tables, quick to compile),
+    and only for characters on which those tables agree with Unicode 16.0 on every property
+    the pattern uses (`SplitPattern._classify`); a suspect character never gets a stand-in.
+    """
+
+    def __init__(self, parsed: _Parsed):
+        flags = (0, regex.IGNORECASE)
+        self.tests = [regex.compile(a, f).match for a in parsed.atoms for f in flags]
+        self.literals = [regex.compile("(?i)" + regex.escape(lit)).match for lit in parsed.literals]
+        self.table: dict[int, int] = {}      # ord(char) -> ord(stand-in), for str.translate
+        self.missing: set[str] = set()       # characters with no stand-in
+        self.by_signature: dict[tuple, str] = {}
+        for code in range(128):  # the first ASCII character of each signature stands in for it
+            r = chr(code)
+            if not self._is_literal(r):
+                self.by_signature.setdefault(self._signature(r), r)
+
+    def _is_literal(self, char: str) -> bool:
+        return any(m(char) for m in self.literals)
+
+    def _signature(self, char: str) -> tuple:
+        return tuple(t(char) is not None for t in self.tests)
+
+    def cover(self, chars, suspect) -> bool:
+        """Find stand-ins for the new non-ASCII ``chars``; True if every one has one.
+        ``suspect`` is the set of characters whose tables disagree (they get none)."""
+        new = [c for c in chars if c > "\x7f" and ord(c) not in self.table and c not in self.missing]
+        for c in new:
+            r = None if c in suspect or self._is_literal(c) else self.by_signature.get(self._signature(c))
+            if r is None:
+                self.missing.add(c)
+            else:
+                self.table[ord(c)] = ord(r)
+        return self.missing.isdisjoint(chars)
+
+
+_NON_ASCII = __import__("re").compile(r"[^\x00-\x7f]+")
+
+
 class SplitPattern:
     """A compiled split pattern that finds the pieces tiktoken finds.
 
@@ -225,6 +300,8 @@ class SplitPattern:
         # Characters already classified: safe (both tables agree) or suspect.
         self._safe_chars: set[str] = set()
         self._suspect_chars: set[str] = set()
+        self._parsed = parsed
+        self._stand_ins = None  # built on the first mostly-ASCII text
 
     def _classify(self, chars: set[str]) -> bool:
         """Remember each new character as safe or suspect; True if any of ``chars`` is suspect."""
@@ -249,8 +326,45 @@ class SplitPattern:
         return self._exact
 
     def findall(self, text: str) -> list[str]:
-        """The pieces of ``text``, in order."""
-        return self.program_for(text).findall(text)
+        """The pieces of ``text``, in order, exactly as tiktoken splits it."""
+        if text.isascii():
+            return self._ascii.findall(text)
+        chars = set(text)
+        suspect = not chars <= self._safe_chars and self._classify(chars)
+        # Mostly ASCII (few non-ASCII runs in the first 4 KB): try the ASCII program.
+        if self._parsed.stand_ins_ok and len(_NON_ASCII.findall(text, 0, 4096)) <= 64:
+            pieces = self._findall_with_stand_ins(text, chars)
+            if pieces is not None:
+                return pieces
+        if not suspect:
+            return self._fast.findall(text)
+        if self._exact is None:
+            self._exact = regex.compile(self._exact_src)
+        return self._exact.findall(text)
+
+    def _findall_with_stand_ins(self, text: str, chars: set[str]):
+        """Split ``text`` with the ASCII program (see `_StandIns`), or None if some character of
+        ``chars`` (the set of ``text``'s characters, already classified) has no stand-in."""
+        if self._stand_ins is None:
+            self._stand_ins = _StandIns(self._parsed)
+        if not self._stand_ins.cover(chars, self._suspect_chars):
+            return None
+        table, parts, prev = self._stand_ins.table, [], 0
+        runs = [m.span() for m in _NON_ASCII.finditer(text)]
+        for a, b in runs:
+            parts.append(text[prev:a])
+            parts.append(text[a:b].translate(table))
+            prev = b
+        parts.append(text[prev:])
+        pieces = self._ascii.findall("".join(parts))
+        # Same offsets in both texts: put the original characters back where they were replaced.
+        ends = list(accumulate(map(len, pieces)))
+        for a, b in runs:
+            i = bisect_right(ends, a)
+            while i < len(pieces) and (ends[i - 1] if i else 0) < b:
+                pieces[i] = text[ends[i - 1] if i else 0:ends[i]]
+                i += 1
+        return pieces
 
     def exact_findall(self, text: str) -> list[str]:
         """Like :meth:`findall`, always with the spelled-out Unicode 16.0 classes (slow, exact)."""

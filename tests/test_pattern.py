@@ -56,6 +56,50 @@ def test_ascii_program_agrees_on_ascii_text(pat_str, text):
     assert split._ascii.findall(text) == split.fast_findall(text) == split.exact_findall(text)
 
 
+STAND_IN_CONTEXTS = ("The quick {c}brown fox's 12{c}3 jumps{c}\n x{c}'S\r\n{c} a{c}b/{c}//{c}\n\n"
+                     "x'{c} y'{c}{c} Z'{c}e {c}{c}  \n")
+
+
+@pytest.mark.parametrize("pat_str", list(PATTERNS.values()))
+def test_stand_in_path_equals_the_exact_program(pat_str):
+    # One text per code point: every code point below U+3000 (Latin, Greek, Cyrillic, Arabic,
+    # Indic, ..., punctuation, marks), the suspects, and a fixed sample of the rest, in
+    # contexts with spaces, digits, apostrophes (contractions), slashes and newlines.
+    split = SplitPattern(pat_str)
+    rng = random.Random(17)
+    cps = sorted(set(range(0x80, 0x3000)) | {rng.randrange(0x3000, 0x110000) for _ in range(3000)}
+                 | {cp for lo, hi in _disagreement("L") for cp in range(lo, min(hi, lo + 50) + 1)})
+    used = 0
+    for cp in cps:
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        text = STAND_IN_CONTEXTS.format(c=chr(cp))
+        chars = set(text)
+        split._classify(chars)
+        pieces = split._findall_with_stand_ins(text, chars)
+        if pieces is not None:
+            used += 1
+            assert pieces == split.exact_findall(text), hex(cp)
+    assert used > 5000  # most code points below U+3000 have an ASCII stand-in
+
+
+@pytest.mark.parametrize("pat_str", list(PATTERNS.values()))
+@given(text=st.lists(st.one_of(st.text(st.characters(max_codepoint=127), max_size=20),
+                               st.sampled_from(["\u2019", "\u2014", "\u00e9", "\u00a0", "\u017f", "\u212a",
+                                                "\u0301", "\u3000", "\u00b2", "\U00010940", "\u01c5"])),
+                     max_size=20).map("".join))
+def test_findall_on_mostly_ascii_text_is_exact(pat_str, text):
+    split = SplitPattern(pat_str)
+    assert split.findall(text) == split.exact_findall(text)
+
+
+def test_stand_ins_are_refused_for_patterns_with_unmodelled_classes():
+    assert not SplitPattern(r"\w+|\d|\s").\
+        _parsed.stand_ins_ok
+    assert not SplitPattern(r"(?x) a | b")._parsed.stand_ins_ok
+    assert SplitPattern(CL100K_PAT_STR)._parsed.stand_ins_ok
+
+
 def test_ascii_program_handles_classes_with_no_ascii_members():
     # \p{Lo} has no ASCII members: alone it becomes (?!), inside a class it adds nothing.
     split = SplitPattern(r"\p{Lo}|[\p{Lo}]|[\p{Lo}\p{Lu}]+|[^\p{Lo}]")

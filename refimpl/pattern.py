@@ -19,6 +19,9 @@ both:
    * ASCII text, the common case, gets a third program: the same pattern with every class cut
      down to ASCII, compiled with the standard library's ``re`` (about 2.5x faster than ``regex``
      here; possessive quantifiers need Python >= 3.11, older Pythons use ``regex`` for it).
+   * Mostly-ASCII text (prose with curly quotes, code with an accented name) gets the same
+     program after each non-ASCII character is replaced by an ASCII *stand-in* that the pattern
+     cannot tell from it (`_StandIns`); the pieces are then cut from the original text.
 
 2. ``$``. In Rust (no ``m`` flag) it means end of text; in Python it also matches before a final
    newline. We write ``\\Z``. (For the official patterns the two agree, because ``$`` only

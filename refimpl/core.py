@@ -356,17 +356,32 @@ class Encoding:
     # ====================
 
     def token_byte_values(self) -> list[bytes]:
-        """All mergeable tokens' bytes, sorted (as tiktoken returns them)."""
+        """All mergeable tokens' bytes, sorted (as tiktoken returns them).
+
+        >>> from refimpl import get_encoding
+        >>> values = get_encoding("gpt2").token_byte_values(); len(values), b" hello" in values
+        (50256, True)
+        """
         return list(self._sorted_token_bytes)
 
     @property
     def eot_token(self) -> int:
-        """The id of ``<|endoftext|>``."""
+        """The id of ``<|endoftext|>``.
+
+        >>> from refimpl import get_encoding
+        >>> get_encoding("cl100k_base").eot_token
+        100257
+        """
         return self._special_tokens["<|endoftext|>"]
 
     @functools.cached_property
     def special_tokens_set(self) -> set[str]:
-        """The special tokens' strings."""
+        """The special tokens' strings.
+
+        >>> from refimpl import get_encoding
+        >>> sorted(get_encoding("gpt2").special_tokens_set)
+        ['<|endoftext|>']
+        """
         return set(self._special_tokens.keys())
 
     def is_special_token(self, token: int) -> bool:
@@ -382,7 +397,12 @@ class Encoding:
 
     @property
     def n_vocab(self) -> int:
-        """``max_token_value + 1`` (tiktoken's definition)."""
+        """``max_token_value + 1`` (tiktoken's definition).
+
+        >>> from refimpl import get_encoding
+        >>> get_encoding("o200k_base").n_vocab
+        200019
+        """
         return self.max_token_value + 1
 
     # ====================

@@ -52,6 +52,17 @@ def data_gym_to_mergeable_bpe_ranks(
 
     Ranks 0..255 are single bytes in GPT-2's alphabet order; each merge line adds the next rank.
     The encoder table must agree with the merges, or :class:`RankFileError` says where not.
+
+    >>> import os, tempfile
+    >>> from refimpl.load import load_bundled_ranks
+    >>> vocab_bpe, encoder_json = mergeable_ranks_to_data_gym(load_bundled_ranks("r50k_base"))
+    >>> folder = tempfile.mkdtemp()
+    >>> for name, data in (("vocab.bpe", vocab_bpe), ("encoder.json", encoder_json)):
+    ...     _ = open(os.path.join(folder, name), "wb").write(data)
+    >>> ranks = data_gym_to_mergeable_bpe_ranks(os.path.join(folder, "vocab.bpe"),
+    ...     os.path.join(folder, "encoder.json"), VOCAB_BPE_HASH, ENCODER_JSON_HASH)
+    >>> ranks == load_bundled_ranks("r50k_base")
+    True
     """
     rank_to_intbyte, char_to_byte = _alphabet()
     contents = _read_checked(vocab_bpe_file, vocab_bpe_hash).decode("utf-8")
@@ -90,7 +101,8 @@ def mergeable_ranks_to_data_gym(ranks: Mapping[bytes, int]) -> tuple[bytes, byte
 
     Each token of rank >= 256 is written as the two parts that BPE, allowed only ranks below
     the token's own, leaves of the token's bytes. With r50k_base's ranks this gives GPT-2's
-    files exactly (sha256 :data:`VOCAB_BPE_HASH` and :data:`ENCODER_JSON_HASH`).
+    files exactly (sha256 :data:`VOCAB_BPE_HASH` and :data:`ENCODER_JSON_HASH`); see
+    :func:`data_gym_to_mergeable_bpe_ranks` for an example.
     """
     rank_to_intbyte, char_to_byte = _alphabet()
     byte_to_char = {b: c for c, b in char_to_byte.items()}

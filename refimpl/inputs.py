@@ -15,7 +15,13 @@ import regex
 
 
 def check_text(text) -> None:
-    """Raise ``TypeError`` unless ``text`` is a ``str``."""
+    """Raise ``TypeError`` unless ``text`` is a ``str``.
+
+    >>> check_text(b"hi")
+    Traceback (most recent call last):
+    ...
+    TypeError: text must be a str, got bytes: decode bytes first, e.g. data.decode('utf-8')
+    """
     if not isinstance(text, str):
         raise TypeError(
             f"text must be a str, got {type(text).__name__}"
@@ -24,7 +30,11 @@ def check_text(text) -> None:
 
 
 def token_set(argument: str, value):
-    """``"all"`` or a frozenset of special-token strings; anything else is a clear error."""
+    """``"all"`` or a frozenset of special-token strings; anything else is a clear error.
+
+    >>> token_set("allowed_special", ["<|endoftext|>"])
+    frozenset({'<|endoftext|>'})
+    """
     if value == "all":
         return "all"
     if isinstance(value, str):
@@ -43,12 +53,20 @@ def token_set(argument: str, value):
 
 
 def fix_surrogates(text: str) -> str:
-    """tiktoken's fix-up for str that is not valid UTF-8: join surrogate pairs, replace lone ones."""
+    """tiktoken's fix-up for str that is not valid UTF-8: join surrogate pairs, replace lone ones.
+
+    >>> fix_surrogates(chr(0xD83D) + chr(0xDE00) + " " + chr(0xD800)) == chr(0x1F600) + " " + chr(0xFFFD)
+    True
+    """
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 @functools.lru_cache(maxsize=128)
 def literal_alternation(tokens: frozenset[str]):
-    """One compiled alternation of the tokens, longest first (so no token's prefix wins)."""
+    """One compiled alternation of the tokens, longest first (so no token's prefix wins).
+
+    >>> literal_alternation(frozenset({"<|a", "<|a|>"})).search("x<|a|>").group()
+    '<|a|>'
+    """
     inner = "|".join(regex.escape(t) for t in sorted(tokens, key=lambda t: (-len(t), t)))
     return regex.compile(f"({inner})")

@@ -34,12 +34,22 @@ BUNDLED_FILES = {
 
 
 def check_hash(data: bytes, expected_hash: str) -> bool:
-    """True if ``sha256(data)`` is ``expected_hash`` (hex), as in tiktoken.load."""
+    """True if ``sha256(data)`` is ``expected_hash`` (hex), as in tiktoken.load.
+
+    >>> check_hash(b"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    True
+    """
     return hashlib.sha256(data).hexdigest() == expected_hash
 
 
 def read_file(path: str | os.PathLike) -> bytes:
-    """The bytes of a local file; ``.gz`` files are decompressed. URLs are refused."""
+    """The bytes of a local file; ``.gz`` files are decompressed. URLs are refused.
+
+    >>> read_file("https://example.com/r50k_base.tiktoken")
+    Traceback (most recent call last):
+    ...
+    refimpl.errors.RankFileError: refimpl never downloads: cannot read 'https://example.com/r50k_base.tiktoken'. Download the file yourself and pass its local path, or use a bundled encoding with refimpl.get_encoding(name).
+    """
     path = os.fspath(path)
     if "://" in path:
         raise RankFileError(
@@ -94,6 +104,12 @@ def load_tiktoken_bpe(tiktoken_bpe_file: str | os.PathLike,
 
     ``expected_hash`` is the SHA-256 of the uncompressed contents; a mismatch raises
     :class:`RankFileError` naming the file and both hashes.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.tiktoken")
+    >>> dump_tiktoken_bpe({b"a": 0, b"b": 1, b"ab": 2}, path)
+    >>> load_tiktoken_bpe(path)
+    {b'a': 0, b'b': 1, b'ab': 2}
     """
     data = read_file(tiktoken_bpe_file)
     if expected_hash is not None and not check_hash(data, expected_hash):
@@ -108,7 +124,8 @@ def load_tiktoken_bpe(tiktoken_bpe_file: str | os.PathLike,
 def dump_tiktoken_bpe(bpe_ranks: Mapping[bytes, int], tiktoken_bpe_file: str | os.PathLike) -> None:
     """Write ``bpe_ranks`` as a ``.tiktoken`` file (gzip if the name ends in ``.gz``).
 
-    The bytes are exactly what :func:`tiktoken_bpe_bytes` returns.
+    The bytes are exactly what :func:`tiktoken_bpe_bytes` returns (see
+    :func:`load_tiktoken_bpe` for an example).
     """
     data = tiktoken_bpe_bytes(bpe_ranks)
     path = os.fspath(tiktoken_bpe_file)
@@ -143,7 +160,11 @@ def _bundled_bytes(filename: str) -> bytes:
 
 
 def p50k_extra_ranks() -> dict[bytes, int]:
-    """The 24 tokens p50k_base adds to r50k_base: ``" " * n`` at rank ``50257 + n - 2``, n = 2..25."""
+    """The 24 tokens p50k_base adds to r50k_base: ``" " * n`` at rank ``50257 + n - 2``, n = 2..25.
+
+    >>> extra = p50k_extra_ranks(); len(extra), extra[b"  "], extra[b" " * 25]
+    (24, 50257, 50280)
+    """
     return {b" " * n: 50257 + n - 2 for n in range(2, 26)}
 
 
@@ -153,6 +174,9 @@ def bundled_rank_file_bytes(name: str) -> bytes:
     ``name`` is ``r50k_base``, ``p50k_base``, ``cl100k_base`` or ``o200k_base``. p50k_base is
     rebuilt from r50k_base plus :func:`p50k_extra_ranks`; the result is checked against the
     official p50k_base hash like the others.
+
+    >>> bundled_rank_file_bytes("r50k_base")[:6]
+    b'IQ== 0'
     """
     if name not in EXPECTED_HASHES:
         raise RankFileError(

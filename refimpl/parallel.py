@@ -24,7 +24,11 @@ def _work(job: tuple[Any, str, Sequence[str], dict]) -> list:
 
 
 def resolve_processes(processes: int | None, texts: Sequence[str]) -> int:
-    """How many processes to use: ``processes`` if given, else all cores for a large batch."""
+    """How many processes to use: ``processes`` if given, else all cores for a large batch.
+
+    >>> resolve_processes(None, ["a short batch"]), resolve_processes(2, ["a"])
+    (1, 2)
+    """
     if processes is not None:
         if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
             raise ValueError(f"`processes` must be a whole number >= 1 or None (automatic), got {processes!r}")
@@ -35,7 +39,12 @@ def resolve_processes(processes: int | None, texts: Sequence[str]) -> int:
 
 
 def map_batch(encoding, method: str, texts: Sequence[str], kwargs: dict, processes: int | None) -> list:
-    """``[getattr(encoding, method)(t, **kwargs) for t in texts]``, on ``processes`` processes."""
+    """``[getattr(encoding, method)(t, **kwargs) for t in texts]``, on ``processes`` processes.
+
+    >>> from refimpl import get_encoding
+    >>> map_batch(get_encoding("gpt2"), "encode_ordinary", ["hello", "world"], {}, processes=2)
+    [[31373], [6894]]
+    """
     texts = list(texts)
     n = resolve_processes(processes, texts)
     if n == 1:

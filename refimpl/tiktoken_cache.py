@@ -38,7 +38,13 @@ _FILES_FOR = {
 
 
 def default_cache_dir() -> str:
-    """The folder tiktoken reads its cache from, by its own rules."""
+    """The folder tiktoken reads its cache from, by its own rules.
+
+    >>> import os
+    >>> os.environ["TIKTOKEN_CACHE_DIR"] = "/tmp/my-cache"; default_cache_dir()
+    '/tmp/my-cache'
+    >>> del os.environ["TIKTOKEN_CACHE_DIR"]
+    """
     if "TIKTOKEN_CACHE_DIR" in os.environ:
         return os.environ["TIKTOKEN_CACHE_DIR"]
     if "DATA_GYM_CACHE_DIR" in os.environ:

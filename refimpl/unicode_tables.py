@@ -94,7 +94,11 @@ def complement(ranges) -> tuple[tuple[int, int], ...]:
 
 
 def known_property(name: str) -> bool:
-    """True if :func:`property_ranges` knows ``name`` (a category, a group or ``White_Space``)."""
+    """True if :func:`property_ranges` knows ``name`` (a category, a group or ``White_Space``).
+
+    >>> known_property("Lu"), known_property("Letter"), known_property("Greek")
+    (True, True, False)
+    """
     name = ALIASES.get(name, name)
     return name == "White_Space" or name in GROUPS or name in _categories() or name == "Cn"
 

@@ -41,9 +41,10 @@ def default_cache_dir() -> str:
     """The folder tiktoken reads its cache from, by its own rules.
 
     >>> import os
+    >>> saved = dict(os.environ)
     >>> os.environ["TIKTOKEN_CACHE_DIR"] = "/tmp/my-cache"; default_cache_dir()
     '/tmp/my-cache'
-    >>> del os.environ["TIKTOKEN_CACHE_DIR"]
+    >>> os.environ.clear(); os.environ.update(saved)  # put the environment back
     """
     if "TIKTOKEN_CACHE_DIR" in os.environ:
         return os.environ["TIKTOKEN_CACHE_DIR"]

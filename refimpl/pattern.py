@@ -317,33 +317,36 @@ class SplitPattern:
                 self._safe_chars.add(char)
         return not chars.isdisjoint(self._suspect_chars)
 
-    def program_for(self, text: str):
-        """The compiled program that splits ``text`` exactly as tiktoken does."""
-        if text.isascii():
-            return self._ascii
-        chars = set(text)
-        if chars <= self._safe_chars or not self._classify(chars):
-            return self._fast
-        if self._exact is None:
+    def _exact_program(self):
+        if self._exact is None:  # compiled on first need: the spelled-out classes are large
             self._exact = regex.compile(self._exact_src)
         return self._exact
+
+    def _program_for_chars(self, chars: set[str]):
+        """``regex`` with its own tables, unless ``chars`` holds a suspect: then the exact one."""
+        if chars <= self._safe_chars or not self._classify(chars):
+            return self._fast
+        return self._exact_program()
+
+    def program_for(self, text: str):
+        """The compiled program that splits ``text`` exactly as tiktoken does (without the
+        stand-in path of :meth:`findall`)."""
+        if text.isascii():
+            return self._ascii
+        return self._program_for_chars(set(text))
 
     def findall(self, text: str) -> list[str]:
         """The pieces of ``text``, in order, exactly as tiktoken splits it."""
         if text.isascii():
             return self._ascii.findall(text)
         chars = set(text)
-        suspect = not chars <= self._safe_chars and self._classify(chars)
+        program = self._program_for_chars(chars)  # classifies the new characters first
         # Mostly ASCII (few non-ASCII runs in the first 4 KB): try the ASCII program.
         if self._parsed.stand_ins_ok and len(_NON_ASCII.findall(text, 0, 4096)) <= 64:
             pieces = self._findall_with_stand_ins(text, chars)
             if pieces is not None:
                 return pieces
-        if not suspect:
-            return self._fast.findall(text)
-        if self._exact is None:
-            self._exact = regex.compile(self._exact_src)
-        return self._exact.findall(text)
+        return program.findall(text)
 
     def _findall_with_stand_ins(self, text: str, chars: set[str]):
         """Split ``text`` with the ASCII program (see `_StandIns`), or None if some character of
@@ -371,9 +374,7 @@ class SplitPattern:
 
     def exact_findall(self, text: str) -> list[str]:
         """Like :meth:`findall`, always with the spelled-out Unicode 16.0 classes (slow, exact)."""
-        if self._exact is None:
-            self._exact = regex.compile(self._exact_src)
-        return self._exact.findall(text)
+        return self._exact_program().findall(text)
 
     def fast_findall(self, text: str) -> list[str]:
         """Like :meth:`findall`, always with ``regex``'s own tables (exact only without suspects)."""

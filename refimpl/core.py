@@ -454,18 +454,27 @@ class Encoding:
         out.extend(chain.from_iterable(map(self._cache.__getitem__, pieces)))
         return len(self._cache[pieces[-1]])
 
-    def _encode_with_special(self, text: str, allowed: AbstractSet[str]) -> tuple[list[int], int]:
-        """tiktoken's ``CoreBPE::encode``: returns (tokens, last_piece_token_len)."""
-        out: list[int] = []
-        start, last = 0, 0
+    def _segments(self, text: str, allowed: AbstractSet[str]):
+        """Walk ``text`` as tiktoken does: yield ``(ordinary text, special token or None)``
+        pairs, each special token being the next *allowed* one (the last pair has None)."""
+        start = 0
         while True:
             special = self._next_allowed_special(text, start, allowed)
             end = special.start() if special else len(text)
-            last = self._encode_segment(text[start:end], out) if end > start else 0
+            yield text[start:end], (special.group() if special else None)
             if special is None:
-                return out, last
-            out.append(self._special_tokens[special.group()])
+                return
             start = special.end()
+
+    def _encode_with_special(self, text: str, allowed: AbstractSet[str]) -> tuple[list[int], int]:
+        """tiktoken's ``CoreBPE::encode``: returns (tokens, last_piece_token_len)."""
+        out: list[int] = []
+        last = 0
+        for segment, special in self._segments(text, allowed):
+            last = self._encode_segment(segment, out) if segment else 0
+            if special is not None:
+                out.append(self._special_tokens[special])
+        return out, last
 
     def _next_allowed_special(self, text: str, pos: int, allowed: AbstractSet[str]):
         if not allowed or self._special_re is None:
@@ -484,12 +493,9 @@ class Encoding:
             return self._count_checked(fix_surrogates(text), allowed, limit)
 
     def _count_checked(self, text: str, allowed: AbstractSet[str], limit) -> int:
-        total, start = 0, 0
+        total = 0
         lookup = self._cache.__getitem__
-        while True:
-            special = self._next_allowed_special(text, start, allowed)
-            end = special.start() if special else len(text)
-            segment = text[start:end]
+        for segment, special in self._segments(text, allowed):
             pieces = self._split.findall(segment)
             if limit is None:
                 total += sum(map(len, map(lookup, pieces)))
@@ -498,10 +504,9 @@ class Encoding:
                     total += len(lookup(piece))
                     if total > limit:
                         return total
-            if special is None:
-                return total
-            total += 1
-            start = special.end()
+            if special is not None:
+                total += 1  # the special token itself
+        return total
 
     def _encode_single_piece(self, text_or_bytes: str | bytes) -> list[int]:
         """Encodes bytes as one piece, without the regex split (tiktoken's private helper)."""

@@ -212,8 +212,10 @@ def byte_pair_encode(piece: bytes, ranks: Ranks) -> list[int]:
 # quickly, and a one-megabyte piece of random letters costs about as much as its segments.
 # A run with no such pair (a million spaces) keeps the O(n log n) heap.
 
-# Pieces at least this long are cut first (finding the cuts costs a few numpy calls).
-SEGMENT_PIECE = 100
+# Pieces at least this long are cut first. The table of pairs costs 10-50 ms to build, once per
+# Encoding, about what the heap spends on one piece of this size; shorter pieces (a long run of
+# CJK in o200k_base is a few hundred bytes) rarely have a cut and go straight to the merges.
+SEGMENT_PIECE = 10_000
 
 
 def joinable_pairs_reference(ranks: Ranks) -> set[bytes]:

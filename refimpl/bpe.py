@@ -10,7 +10,7 @@ Worked micro-example, with ranks {b"a": 0, b"b": 1, b"ab": 2, b"aa": 3, b"aab": 
     a ab       pairs: "aab"=4         -> merge
     aab        no pairs left          -> tokens [4]
 
-Two implementations give the same answer:
+These give the same answer:
 
 * :func:`bpe_merge_textbook` is the loop above, O(n^2) in the piece length. Read this one.
 * :func:`bpe_merge_fast` is the same loop arranged for CPython: the ranks of adjacent pairs sit

@@ -2,25 +2,63 @@
 help; processes can.
 
 ``Encoding.encode_batch`` and ``encode_ordinary_batch`` call :func:`map_batch`. Small batches
-run in this process (starting workers costs more than it saves); large ones are cut into
-chunks that worker processes encode, and the results come back in input order, so the output
-is exactly the serial one. A registered encoding travels to the workers by name (they load
-it once); a custom one travels by value.
+run in this process (starting workers costs more than it saves). A large one, on ``n``
+processes, goes like this:
+
+1. Cut the batch into ``CHUNKS_PER_PROCESS * n`` chunks of about equal estimated cost
+   (:func:`chunk_bounds`). Non-ASCII text costs several times more per character than ASCII
+   (slower splitting, longer pieces), so it counts more: cutting by characters alone left one
+   process encoding all the multilingual text while the other waited.
+2. Start ``n - 1`` worker processes. This process is the ``n``-th.
+3. Every process claims chunks from a shared pair of counters: workers from the front, this
+   process from the back, until they meet. Nobody is handed work in advance, so whoever is
+   faster (a worker that started late, a core another program is using) simply takes more,
+   and at the end nobody waits for more than one chunk.
+4. Workers pickle each chunk's result and put it on a queue whose writer thread sends it, so
+   a worker never stops while this process is busy encoding. This process reads what has
+   arrived between its own chunks, then the rest, and puts the chunks back in order. If several
+   texts are bad, the first one's error is raised, as in the serial loop; otherwise the output
+   is exactly the serial one.
+
+With the ``fork`` start method (Linux, or any POSIX system while no other thread runs) workers
+inherit this process's memory: the loaded encoding, its warm piece cache and the texts. With
+``spawn`` (Windows, macOS) each worker receives the encoding (registered ones by name, custom
+ones by value) and the texts when it starts: correct, slower to start.
+
+subtle: ``concurrent.futures.ProcessPoolExecutor`` was the first version. Its workers block on
+sending a result until the pool's thread in this process has read it, and that thread needs
+the GIL, which the encoding here holds for 5 ms at a time (``sys.getswitchinterval``): the
+worker sat idle ~20% of the time. It also hands chunks out ahead, so the end waited for up to
+three chunks.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import pickle
+import queue
+import threading
+import traceback
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Sequence
 
 # Below this many characters in the whole batch, one process is faster.
 PARALLEL_MIN_CHARS = 1_000_000
+# Chunks per process: more chunks balance better at the end, each costs a message.
+CHUNKS_PER_PROCESS = 16
+# Each UTF-8 byte of a character beyond its first counts this many ASCII characters (measured
+# on the benchmark corpus: multilingual text, ~2.1 bytes a character, costs ~7x ASCII per
+# character). Overestimating only makes chunks smaller.
+EXTRA_BYTE_COST = 6
 
 
-def _work(job: tuple[Any, str, Sequence[str], dict]) -> list:
-    encoding, method, texts, kwargs = job
-    fn = getattr(encoding, method)
-    return [fn(t, **kwargs) for t in texts]
+def _text_cost(text: Any) -> int:
+    if not isinstance(text, str):
+        return 0  # encoding it raises the serial error; no need to fail differently here
+    if text.isascii():  # O(1) in CPython
+        return len(text)
+    extra = len(text.encode("utf-8", "surrogatepass")) - len(text)
+    return len(text) + EXTRA_BYTE_COST * extra
 
 
 def resolve_processes(processes: int | None, texts: Sequence[str]) -> int:
@@ -33,9 +71,79 @@ def resolve_processes(processes: int | None, texts: Sequence[str]) -> int:
         if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
             raise ValueError(f"`processes` must be a whole number >= 1 or None (automatic), got {processes!r}")
         return processes
-    if len(texts) < 2 or sum(map(len, texts)) < PARALLEL_MIN_CHARS:
+    if len(texts) < 2 or sum(len(t) for t in texts if isinstance(t, str)) < PARALLEL_MIN_CHARS:
         return 1
     return max(1, min(os.cpu_count() or 1, len(texts)))
+
+
+def chunk_bounds(texts: Sequence[str], chunks: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` index ranges that cut ``texts`` into about ``chunks`` runs of about
+    equal estimated cost (a text is never split; no run is empty). Here the costs are
+    4, 1, 1, 1, 7 ("\u00e9" is two UTF-8 bytes: 1 + EXTRA_BYTE_COST) and 1; 15 / 3 = 5 a run:
+
+    >>> chunk_bounds(["aaaa", "b", "c", "d", "\u00e9", "f"], 3)
+    [(0, 2), (2, 5), (5, 6)]
+    """
+    costs = list(map(_text_cost, texts))
+    target = max(1, sum(costs) // max(1, chunks))
+    bounds, start, size = [], 0, 0
+    for i, cost in enumerate(costs):
+        size += cost
+        if size >= target:
+            bounds.append((start, i + 1))
+            start, size = i + 1, 0
+    if start < len(texts):
+        bounds.append((start, len(texts)))
+    return bounds
+
+
+def _encode_all(encoding, method: str, texts: Sequence[str], kwargs: dict) -> list:
+    fn = getattr(encoding, method)
+    return [fn(t, **kwargs) for t in texts]
+
+
+class _RemoteTraceback(Exception):
+    """Carries a worker's traceback text, as the ``__cause__`` of the error it raised."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def _claim(counters, lock, front: bool) -> int | None:
+    """Take the next chunk index from the front or the back; None when all are taken."""
+    with lock:
+        i, j = counters[0], counters[1]
+        if i > j:
+            return None
+        if front:
+            counters[0] = i + 1
+            return i
+        counters[1] = j - 1
+        return j
+
+
+def _worker_main(job: tuple, bounds, counters, lock, results) -> None:
+    encoding, method, kwargs, texts = job
+    while (i := _claim(counters, lock, front=True)) is not None:
+        a, b = bounds[i]
+        try:
+            payload = pickle.dumps((i, True, _encode_all(encoding, method, texts[a:b], kwargs)), -1)
+        except Exception as e:
+            try:
+                payload = pickle.dumps((i, False, (e, traceback.format_exc())), -1)
+            except Exception:  # an error that cannot be pickled still reaches the caller
+                payload = pickle.dumps((i, False, (RuntimeError(repr(e)), traceback.format_exc())), -1)
+        results.put(payload)  # its writer thread sends it; this loop goes on
+    results.close()
+    results.join_thread()  # everything is sent before the process exits
+
+
+def _context():
+    """``fork`` where it is available and safe (no other thread that could hold a lock),
+    else the platform's default start method."""
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
 
 
 def map_batch(encoding, method: str, texts: Sequence[str], kwargs: dict, processes: int | None) -> list:
@@ -47,19 +155,64 @@ def map_batch(encoding, method: str, texts: Sequence[str], kwargs: dict, process
     """
     texts = list(texts)
     n = resolve_processes(processes, texts)
-    if n == 1:
-        return _work((encoding, method, texts, kwargs))
-    # About four chunks per process, balanced by characters, keeps workers busy to the end.
-    target = max(1, sum(map(len, texts)) // (4 * n))
-    chunks, current, size = [], [], 0
-    for t in texts:
-        current.append(t)
-        size += len(t)
-        if size >= target:
-            chunks.append(current)
-            current, size = [], 0
-    if current:
-        chunks.append(current)
-    with ProcessPoolExecutor(max_workers=n) as pool:
-        parts = pool.map(_work, [(encoding, method, c, kwargs) for c in chunks])
-        return [r for part in parts for r in part]
+    if multiprocessing.current_process().daemon:
+        n = 1  # a daemonic process (a multiprocessing.Pool worker) may not start processes
+    bounds = chunk_bounds(texts, CHUNKS_PER_PROCESS * n) if n > 1 else []
+    if len(bounds) < 2:
+        return _encode_all(encoding, method, texts, kwargs)
+
+    # 1-2. chunks, shared counters (next from the front, next from the back), workers
+    ctx = _context()
+    counters = ctx.RawArray("q", [0, len(bounds) - 1])
+    lock = ctx.Lock()
+    results = ctx.Queue()
+    job = (encoding, method, kwargs, texts)
+    workers = [ctx.Process(target=_worker_main, args=(job, bounds, counters, lock, results), daemon=True)
+               for _ in range(n - 1)]
+    for w in workers:
+        w.start()
+    done: dict[int, tuple[bool, Any]] = {}
+
+    def receive(block: bool) -> bool:
+        try:
+            i, ok, value = pickle.loads(results.get(block, timeout=0.1 if block else None))
+        except queue.Empty:
+            return False
+        done[i] = (ok, value)
+        return True
+
+    try:
+        # 3. this process takes chunks from the back, reading results in between
+        while (i := _claim(counters, lock, front=False)) is not None:
+            a, b = bounds[i]
+            try:
+                done[i] = (True, _encode_all(encoding, method, texts[a:b], kwargs))
+            except Exception as e:  # raised below only if no earlier text fails
+                done[i] = (False, (e, None))
+            while receive(block=False):
+                pass
+        # 4. the rest, watching for a worker that died (killed, out of memory) without sending
+        while len(done) < len(bounds):
+            if not receive(block=True) and any(w.exitcode not in (None, 0) for w in workers):
+                codes = [w.exitcode for w in workers]
+                raise BrokenProcessPool(f"a worker process died while encoding the batch (exit codes {codes}); "
+                                        "no result is returned: retry, or pass processes=1")
+        for w in workers:
+            w.join()
+    finally:
+        for w in workers:
+            if w.is_alive():  # only on the way out of an error
+                w.terminate()
+                w.join()
+        results.close()
+
+    out: list = []
+    for i in range(len(bounds)):
+        ok, value = done[i]
+        if not ok:
+            error, remote = value
+            if remote is not None:
+                error.__cause__ = _RemoteTraceback(remote)
+            raise error
+        out += value
+    return out

@@ -1,9 +1,14 @@
 """Batch encoding on several processes gives exactly the serial result."""
 from __future__ import annotations
 
+import multiprocessing
+import os
+import time
+from concurrent.futures.process import BrokenProcessPool
+
 import pytest
 
-from refimpl import Encoding, get_encoding
+from refimpl import Encoding, get_encoding, parallel
 from refimpl.parallel import PARALLEL_MIN_CHARS, resolve_processes
 
 TEXTS = [f"text number {i}: caf\u00e9 {'x' * (i % 7)} <|endoftext|>" for i in range(40)] + ["", "\U00010940"]
@@ -42,3 +47,86 @@ def test_automatic_choice():
 def test_bad_process_counts(bad):
     with pytest.raises(ValueError, match=r"`processes` must be a whole number >= 1 or None \(automatic\), got"):
         get_encoding("gpt2").encode_ordinary_batch(["a"], processes=bad)
+
+
+def _slow_here(monkeypatch, seconds=0.02):
+    """Make this process encode each chunk slowly (workers, forked or spawned, stay fast), so
+    that workers get chunks even in a small batch; returns the list of chunks done here."""
+    here, mine, encode_all = os.getpid(), [], parallel._encode_all
+
+    def slow(encoding, method, texts, kwargs):
+        if os.getpid() == here:
+            mine.append(len(texts))
+            time.sleep(seconds)
+        return encode_all(encoding, method, texts, kwargs)
+
+    monkeypatch.setattr(parallel, "_encode_all", slow)
+    return mine
+
+
+def test_first_bad_text_wins_as_in_the_serial_loop(monkeypatch):
+    # Two different bad texts: an early one (a worker's chunk) and the last one (this process's).
+    texts = ["fine text"] * 60
+    texts[3], texts[-1] = "early <|endofprompt|>", "late <|endoftext|>"
+    enc = get_encoding("cl100k_base")
+    with pytest.raises(ValueError, match="disallowed special token") as serial:
+        enc.encode_batch(texts, processes=1)
+    _slow_here(monkeypatch)
+    with pytest.raises(ValueError, match="disallowed special token") as parallel_error:
+        enc.encode_batch(texts, processes=2)
+    assert parallel_error.value.token == serial.value.token == "<|endofprompt|>"
+    assert isinstance(parallel_error.value.__cause__, parallel._RemoteTraceback)  # from a worker
+    assert "Traceback" in str(parallel_error.value.__cause__)
+
+
+@pytest.mark.parametrize("bad", [None, b"bytes", 3])
+def test_a_text_that_is_not_a_str_raises_the_serial_error(bad):
+    enc = get_encoding("gpt2")
+    texts = ["a"] * 30 + [bad] + ["b"] * 30
+    with pytest.raises(TypeError) as serial:
+        enc.encode_ordinary_batch(texts, processes=1)
+    with pytest.raises(TypeError) as parallel:
+        enc.encode_ordinary_batch(texts, processes=2)
+    assert str(parallel.value) == str(serial.value)
+    assert str(serial.value).startswith("text must be a str, got ")
+
+
+def test_spawned_workers_give_the_same_result(monkeypatch):
+    # Windows and macOS start workers with 'spawn': nothing is inherited, all travels by pickle.
+    import multiprocessing
+
+    monkeypatch.setattr(parallel, "_context", lambda: multiprocessing.get_context("spawn"))
+    mine = _slow_here(monkeypatch)
+    enc = get_encoding("cl100k_base")
+    texts = TEXTS * 3
+    assert enc.encode_ordinary_batch(texts, processes=2) == [enc.encode_ordinary(t) for t in texts]
+    assert sum(mine) < len(texts)  # the workers did some
+
+
+class _SlowHere:
+    """Encodes slowly in the calling process (so workers get chunks too); a worker dies."""
+
+    def __init__(self):
+        self.parent = os.getpid()
+
+    def encode(self, text):
+        if os.getpid() != self.parent:
+            os._exit(3)
+        time.sleep(0.01)
+        return [len(text)]
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang():
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs fork: the stand-in encoding is defined in this test module")
+    with pytest.raises(BrokenProcessPool, match=r"a worker process died while encoding the batch \(exit codes"):
+        parallel.map_batch(_SlowHere(), "encode", ["x"] * 20, {}, processes=2)
+
+
+@pytest.mark.parametrize("sizes", [[5], [1] * 100, [1000, 1, 1, 1], [3, 0, 0, 7, 2] * 9])
+def test_chunks_cover_the_batch_in_order(sizes):
+    texts = ["x" * s for s in sizes]
+    bounds = parallel.chunk_bounds(texts, 8)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(texts)
+    assert all(a < b for a, b in bounds)
+    assert all(b == c for (_, b), (c, _) in zip(bounds, bounds[1:]))

@@ -19,9 +19,9 @@ These give the same answer:
 * :func:`bpe_merge_heap` keeps the candidate pairs in a heap keyed by (rank, start), and the
   current parts in a linked list, so each merge costs O(log n): O(n log n) for a piece of n bytes.
   This is what makes a one-megabyte piece (a million spaces, say) encode in seconds.
-* :func:`byte_pair_encode_cut` first cuts a long piece between any two bytes that no token
-  contains (no merge can ever cross there), then merges each segment: a megabyte of random
-  letters becomes thousands of short merges instead of one long heap.
+
+Pieces of many kilobytes take two exact shortcuts before the heap: cuts where no merge can cross,
+and rounds of equal merges in numpy (:mod:`refimpl.bpe_long`).
 
 tiktoken (``src/lib.rs``) has the same pair: ``_byte_pair_merge`` for pieces shorter than 100
 bytes and ``_byte_pair_merge_large`` for longer ones; :func:`byte_pair_encode` dispatches the
@@ -33,7 +33,6 @@ from __future__ import annotations
 import heapq
 from typing import Mapping
 
-import numpy as np
 
 Ranks = Mapping[bytes, int]
 
@@ -94,14 +93,25 @@ def bpe_merge_heap(ranks: Ranks, piece: bytes) -> list[bytes]:
     n = len(piece)
     if n <= 1:
         return [piece] if n else []
+    get = ranks.get
+    end = heap_merge(get, piece, list(range(1, n + 1)), list(range(-1, n - 1)),
+                     [get(piece[i:i + 2]) for i in range(n - 1)] + [None])
+    out, i = [], 0
+    while i < n:
+        out.append(piece[i:end[i]])
+        i = end[i]
+    return out
+
+
+def heap_merge(get, piece: bytes, end: list, prev: list, pair: list) -> list:
+    """The merge loop of :func:`bpe_merge_heap`, from any state (``end``, ``prev``, ``pair`` as
+    described there, indexed by byte offset; only the entries at part starts matter).
+    ``get`` is ``ranks.get``. Returns ``end`` after the last merge."""
+    n = len(piece)
     # Heap entries are the ints rank * 2**32 + start: one int compares faster than a tuple,
     # and the order is the same (lowest rank, then leftmost).
     shift = 32
     low = (1 << shift) - 1
-    end = list(range(1, n + 1))
-    prev = list(range(-1, n - 1))
-    get = ranks.get
-    pair: list = [get(piece[i:i + 2]) for i in range(n - 1)] + [None]
     heap = [(r << shift) | i for i, r in enumerate(pair) if r is not None]
     heapq.heapify(heap)
     pop, push = heapq.heappop, heapq.heappush
@@ -128,11 +138,7 @@ def bpe_merge_heap(ranks: Ranks, piece: bytes) -> list[bytes]:
             pair[p] = r
             if r is not None:
                 push(heap, (r << shift) | p)
-    out, i = [], 0
-    while i < n:
-        out.append(piece[i:end[i]])
-        i = end[i]
-    return out
+    return end
 
 
 _NO_RANK = 1 << 62  # larger than any rank: "this pair is not mergeable"
@@ -196,116 +202,3 @@ def byte_pair_encode(piece: bytes, ranks: Ranks) -> list[int]:
         return [ranks[part] for part in byte_pair_split(piece, ranks)]
     except KeyError as e:
         raise _missing_byte_error(piece, e.args[0]) from None
-
-
-# --------------------------------------------------------------------------------------------
-# Cutting long pieces where no merge can ever cross
-#
-# A merge joins two adjacent parts into one token. If no token of the vocabulary contains the
-# two bytes ``piece[i-1:i+1]``, then no part can ever span offset i: that part would be a
-# token containing both bytes. So BPE of the piece is BPE of ``piece[:i]`` followed by BPE of
-# ``piece[i:]``, exactly. Worked micro-example, with ranks {a, b, c, ab, bc}: no token holds
-# "ca", so "abcab" cuts to "abc" + "ab" before any merge.
-#
-# In cl100k_base 18 of the 676 pairs of lowercase letters occur in no token (r50k_base: 98),
-# so a long run of letters falls apart into short segments that the list merge handles
-# quickly, and a one-megabyte piece of random letters costs about as much as its segments.
-# A run with no such pair (a million spaces) keeps the O(n log n) heap.
-
-# Pieces at least this long are cut first. The table of pairs costs 10-50 ms to build, once per
-# Encoding, about what the heap spends on one piece of this size; shorter pieces (a long run of
-# CJK in o200k_base is a few hundred bytes) rarely have a cut and go straight to the merges.
-SEGMENT_PIECE = 10_000
-
-
-def joinable_pairs_reference(ranks: Ranks) -> set[bytes]:
-    """Every two-byte string that occurs inside some token: the readable twin of
-    :func:`joinable_pairs`.
-
-    >>> sorted(joinable_pairs_reference({b"a": 0, b"b": 1, b"abb": 2}))
-    [b'ab', b'bb']
-    """
-    return {token[i:i + 2] for token in ranks for i in range(len(token) - 1)}
-
-
-def joinable_pairs(ranks: Ranks) -> np.ndarray:
-    """A table of all 65,536 byte pairs, indexed by ``first * 256 + second``: True where some
-    token contains the pair. Built with numpy in milliseconds (tens on o200k_base).
-
-    >>> table = joinable_pairs({b"a": 0, b"b": 1, b"abb": 2})
-    >>> bool(table[ord("a") * 256 + ord("b")]), bool(table[ord("b") * 256 + ord("a")])
-    (True, False)
-    """
-    tokens = list(ranks)
-    data = np.frombuffer(b"".join(tokens), np.uint8).astype(np.intp)
-    table = np.zeros(65536, dtype=bool)
-    if len(data) < 2:
-        return table
-    pairs = data[:-1] * 256 + data[1:]
-    inside = np.ones(len(pairs), dtype=bool)
-    ends = np.cumsum(np.fromiter(map(len, tokens), np.intp, len(tokens)))
-    inside[ends[ends < len(data)] - 1] = False  # a pair that straddles two tokens of the list
-    table[pairs[inside]] = True
-    return table
-
-
-def unmergeable_cuts(piece: bytes, joinable: np.ndarray) -> list[int]:
-    """Offsets ``0 < i < len(piece)`` where no token contains ``piece[i-1:i+1]``.
-
-    >>> table = joinable_pairs({b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"bc": 4})
-    >>> unmergeable_cuts(b"abcab", table)
-    [3]
-    """
-    data = np.frombuffer(piece, np.uint8).astype(np.intp)
-    return (np.flatnonzero(~joinable[data[:-1] * 256 + data[1:]]) + 1).tolist()
-
-
-def byte_pair_encode_cut(piece: bytes, ranks: Ranks, joinable: np.ndarray) -> list[int]:
-    """:func:`byte_pair_encode`, after cutting ``piece`` where no merge can cross.
-
-    >>> ranks = {b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"bc": 4}
-    >>> byte_pair_encode_cut(b"abcab", ranks, joinable_pairs(ranks)) == byte_pair_encode(b"abcab", ranks)
-    True
-    """
-    bounds = [0, *unmergeable_cuts(piece, joinable), len(piece)]
-    out: list[int] = []
-    for a, b in zip(bounds, bounds[1:]):
-        # subtle: no "whole segment is a token" shortcut here. tiktoken takes that shortcut
-        # for whole pieces only, and a token need not be its own BPE (a vocabulary can hold
-        # tokens that merges never reach), so a segment always goes through the merges.
-        out.extend(byte_pair_encode(piece[a:b], ranks))
-    return out
-
-
-# A piece cache keeps each distinct piece's tokens; it is cleared when it reaches this size
-# so memory stays bounded on endless streams of new text.
-PIECE_CACHE_LIMIT = 200_000
-
-
-class PieceCache(dict):
-    """``{piece: tokens}``; a missing piece is encoded (whole-piece token, else BPE) and kept.
-
-    Bounded: cleared when it reaches ``_PIECE_CACHE_LIMIT`` entries, so memory stays flat on
-    endless streams of new text. (tiktoken's notes: the reference tokeniser had such a cache.)
-    """
-
-    def __init__(self, ranks: dict[bytes, int]):
-        super().__init__()
-        self.ranks = ranks
-        self._joinable = None  # joinable_pairs(ranks), built for the first long piece
-
-    def __missing__(self, piece: str) -> tuple[int, ...]:
-        data = piece.encode("utf-8")
-        token = self.ranks.get(data)
-        if token is not None:
-            tokens: tuple[int, ...] = (token,)
-        elif len(data) >= SEGMENT_PIECE:
-            if self._joinable is None:
-                self._joinable = joinable_pairs(self.ranks)
-            tokens = tuple(byte_pair_encode_cut(data, self.ranks, self._joinable))
-        else:
-            tokens = tuple(byte_pair_encode(data, self.ranks))
-        if len(self) >= PIECE_CACHE_LIMIT:
-            self.clear()
-        self[piece] = tokens
-        return tokens

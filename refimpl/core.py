@@ -18,7 +18,8 @@ import functools
 from itertools import chain
 from typing import AbstractSet, Collection, Literal, Sequence
 
-from .bpe import PieceCache, byte_pair_encode, byte_pair_split
+from .bpe import byte_pair_encode, byte_pair_split
+from .piece_cache import PieceCache
 from .errors import DisallowedSpecialTokenError
 from .inputs import check_text, fix_surrogates, literal_alternation, token_set
 from .pattern import SplitPattern

@@ -1,26 +1,14 @@
 """The textbook merge, the heap merge and tiktoken agree; long pieces are O(n log n)."""
 from __future__ import annotations
 
-import functools
 import time
-from unittest import mock
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refimpl import bpe, get_encoding
-from refimpl.bpe import (
-    bpe_merge_fast,
-    bpe_merge_heap,
-    bpe_merge_textbook,
-    byte_pair_encode,
-    byte_pair_encode_cut,
-    byte_pair_split,
-    joinable_pairs,
-    joinable_pairs_reference,
-    unmergeable_cuts,
-)
+from refimpl import get_encoding
+from refimpl.bpe import bpe_merge_fast, bpe_merge_heap, bpe_merge_textbook, byte_pair_encode, byte_pair_split
 
 SMALL_RANKS = {bytes([i]): i for i in range(256)} | {b"ab": 256, b"aa": 257, b"aab": 258, b"ba": 259, b"abab": 260}
 
@@ -107,56 +95,3 @@ def test_heap_merge_is_n_log_n_on_one_megabyte_pieces():
     assert b"".join(parts) == big
     assert (t2 - t1) < 8 * 4 * max(t1 - t0, 1e-3), (t1 - t0, t2 - t1)
 
-
-# Cutting long pieces where no token holds the byte pair (bpe.byte_pair_encode_cut)
-
-@pytest.mark.parametrize("name", ["r50k_base", "cl100k_base", "o200k_base"])
-def test_joinable_pairs_table_equals_the_set_of_pairs_inside_tokens(name):
-    ranks = get_encoding(name)._mergeable_ranks
-    table = joinable_pairs(ranks)
-    expected = joinable_pairs_reference(ranks)
-    assert {bytes(divmod(int(i), 256)) for i in table.nonzero()[0]} == expected
-
-
-@given(ranks_and_piece())
-def test_cut_encoding_equals_textbook_on_random_vocabularies(case):
-    # The small random vocabularies leave many pairs of a/b/c out of every token, so pieces
-    # here are cut in many places; every cut must leave the merges unchanged.
-    ranks, piece = case
-    expected = [ranks[part] for part in bpe_merge_textbook(ranks, piece)]
-    assert byte_pair_encode_cut(piece, ranks, joinable_pairs(ranks)) == expected
-
-
-def test_cuts_fall_only_between_bytes_no_token_holds():
-    ranks = get_encoding("cl100k_base")._mergeable_ranks
-    table = joinable_pairs(ranks)
-    piece = b"qxzjvkabc" * 20
-    for i in unmergeable_cuts(piece, table):
-        assert all(piece[i - 1:i + 1] not in token for token in ranks if len(token) > 1)
-
-
-@pytest.mark.parametrize("name", ["r50k_base", "cl100k_base", "o200k_base"])
-@given(letters=st.text(alphabet="abcdefghijklmnopqrstuvwxyzQXZ", min_size=100, max_size=3000),
-       lead=st.sampled_from(["", " ", "x"]))
-def test_long_letter_pieces_match_tiktoken(encoding_pair, name, letters, lead):
-    # The Encoding cuts only pieces of SEGMENT_PIECE bytes or more; lower the bar so that
-    # these pieces go through the cut path too.
-    ours, theirs = encoding_pair(name)
-    text = lead + letters
-    ours._cache.clear()
-    with mock.patch.object(bpe, "SEGMENT_PIECE", 100):
-        assert ours.encode_ordinary(text) == theirs.encode_ordinary(text)
-    ours._cache.clear()
-
-
-@pytest.mark.parametrize("name", ["r50k_base", "cl100k_base", "o200k_base"])
-@given(piece=st.binary(min_size=100, max_size=600))
-def test_cut_encoding_of_arbitrary_bytes_matches_tiktoken(encoding_pair, name, piece):
-    ours, theirs = encoding_pair(name)
-    ranks = ours._mergeable_ranks
-    assert byte_pair_encode_cut(piece, ranks, _joinable(name)) == theirs._encode_single_piece(piece)
-
-
-@functools.lru_cache(maxsize=None)
-def _joinable(name):
-    return joinable_pairs(get_encoding(name)._mergeable_ranks)

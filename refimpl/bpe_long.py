@@ -1,0 +1,227 @@
+"""BPE of very long pieces: cut where no merge can cross, then merge in rounds.
+
+A piece of many kilobytes (a run of spaces, a line of "=", a blob of letters) is rare but must
+not be slow: tiktoken's answer for it is the O(n log n) heap (:func:`bpe.bpe_merge_heap`), and
+this module makes two exact shortcuts in front of the heap.
+
+**Cuts.** If no token of the vocabulary contains the two bytes ``piece[i-1:i+1]``, no part can
+ever span offset i (that part would be a token containing both bytes), so the piece is merged
+as two independent halves. In cl100k_base 18 of the 676 pairs of lowercase letters occur in no
+token (r50k_base: 98), so a long run of letters falls apart into short segments. Worked
+micro-example, with ranks {a, b, c, ab, bc}: no token holds "ca", so "abcab" cuts to "abc" +
+"ab" before any merge.
+
+**Rounds.** A long run of one pattern (a million spaces, ``"ab" * 500_000``) spends its merges
+on the same few ranks: first every "aa", then every "aaaa", and so on. A *round* does all the
+merges of the current lowest rank in one go, as array operations, and looks up only the pairs
+that the round changed. When rounds stop paying (few merges each), the heap
+(:func:`bpe.heap_merge`) finishes from the state the rounds reached.
+
+Why a round gives the heap's answer. Let ``r`` be the lowest rank of any adjacent pair; every
+pair of rank ``r`` spells the same token T. The heap pops rank-``r`` pairs left to right:
+
+1. In a run of consecutive rank-``r`` pairs (parts k, k+1, k+2, ... with each neighbour pair
+   of rank ``r``), merging pair k consumes part k+1, so pair k+1 goes stale and pair k+2 is
+   next: the heap merges every other pair of the run, starting from its left end.
+2. Each merge creates new pairs (T + right neighbour, left neighbour + T). They spell strings
+   longer than T, so their rank is never ``r``. If every such rank is *above* ``r``, nothing
+   created during the round can pop before the remaining rank-``r`` pairs, and the round is
+   exactly the heap's next stretch of pops. A pair created and consumed within the round
+   (T + the part that the next merge of the run takes) must be above ``r`` as well.
+3. If some new rank is below ``r`` (possible in a vocabulary where a longer token was learned
+   before a shorter one), the round is abandoned and the heap takes over from before it.
+
+Worked micro-example, ranks {a, aa=1, aaaa=2}: "aaaaa" has pairs aa, aa, aa, aa (all rank 1,
+one run): merge pairs 0 and 2 -> "aa" "aa" "a"; the new pairs spell aaaa (2) and aaa (no
+token), both above 1, so the round stands. Next round: rank 2 -> "aaaa" "a".
+``tests/test_bpe_long.py`` holds both shortcuts equal to the textbook merge and to tiktoken.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .bpe import Ranks, byte_pair_encode, heap_merge
+
+# Pieces at least this long go through this module. The table of pairs costs 10-50 ms to build,
+# once per Encoding, about what the heap spends on one piece of this size; shorter pieces (a long
+# run of CJK in o200k_base is a few hundred bytes) rarely have a cut and go straight to the heap.
+SEGMENT_PIECE = 10_000
+
+
+def joinable_pairs_reference(ranks: Ranks) -> set[bytes]:
+    """Every two-byte string that occurs inside some token: the readable twin of
+    :func:`joinable_pairs`.
+
+    >>> sorted(joinable_pairs_reference({b"a": 0, b"b": 1, b"abb": 2}))
+    [b'ab', b'bb']
+    """
+    return {token[i:i + 2] for token in ranks for i in range(len(token) - 1)}
+
+
+def joinable_pairs(ranks: Ranks) -> np.ndarray:
+    """A table of all 65,536 byte pairs, indexed by ``first * 256 + second``: True where some
+    token contains the pair. Built with numpy in milliseconds (tens on o200k_base).
+
+    >>> table = joinable_pairs({b"a": 0, b"b": 1, b"abb": 2})
+    >>> bool(table[ord("a") * 256 + ord("b")]), bool(table[ord("b") * 256 + ord("a")])
+    (True, False)
+    """
+    tokens = list(ranks)
+    data = np.frombuffer(b"".join(tokens), np.uint8).astype(np.intp)
+    table = np.zeros(65536, dtype=bool)
+    if len(data) < 2:
+        return table
+    pairs = data[:-1] * 256 + data[1:]
+    inside = np.ones(len(pairs), dtype=bool)
+    ends = np.cumsum(np.fromiter(map(len, tokens), np.intp, len(tokens)))
+    inside[ends[ends < len(data)] - 1] = False  # a pair that straddles two tokens of the list
+    table[pairs[inside]] = True
+    return table
+
+
+def unmergeable_cuts(piece: bytes, joinable: np.ndarray) -> list[int]:
+    """Offsets ``0 < i < len(piece)`` where no token contains ``piece[i-1:i+1]``.
+
+    >>> table = joinable_pairs({b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"bc": 4})
+    >>> unmergeable_cuts(b"abcab", table)
+    [3]
+    """
+    data = np.frombuffer(piece, np.uint8).astype(np.intp)
+    return (np.flatnonzero(~joinable[data[:-1] * 256 + data[1:]]) + 1).tolist()
+
+
+# Below this many merges per part a round costs more than the heap's merges (a round is a few
+# passes over all parts; the heap pays about a microsecond per merge).
+ROUND_MIN_SHARE = 1 / 256
+_NONE = np.iinfo(np.int64).max  # "no rank" in the pair array
+
+
+def _lookup(get, piece: bytes, lo, hi) -> np.ndarray:
+    """Ranks of ``piece[lo[i]:hi[i]]`` for each i, ``_NONE`` where not a token."""
+    return np.fromiter((get(piece[a:b], _NONE) for a, b in zip(lo.tolist(), hi.tolist())),
+                       np.int64, len(lo))
+
+
+def _round(get, piece: bytes, starts: np.ndarray, pairs: np.ndarray):
+    """One round. ``starts`` are the part starts plus ``len(piece)``; ``pairs[k]`` the rank of
+    parts k and k+1. Returns the new (starts, pairs), or None when the round must not stand
+    (a new pair ranks below the merged one) or there is nothing to merge."""
+    r = pairs.min()
+    if r == _NONE:
+        return None
+    sel = np.flatnonzero(pairs == r)                     # pairs of the lowest rank
+    run_start = np.ones(len(sel), dtype=bool)
+    run_start[1:] = sel[1:] != sel[:-1] + 1
+    first = np.flatnonzero(run_start)
+    offset = np.arange(len(sel)) - np.repeat(first, np.diff(np.append(first, len(sel))))
+    chosen = sel[offset % 2 == 0]                         # every other pair of each run, from the left
+
+    # (2) pairs made and consumed within the round: T + the left part of the next chosen pair
+    follows = chosen[1:][chosen[1:] == chosen[:-1] + 2]   # chosen pairs right after another
+    if len(follows):
+        transient = _lookup(get, piece, starts[follows - 2], starts[follows + 1])
+        if (transient < r).any():
+            return None
+
+    keep = np.ones(len(starts), dtype=bool)
+    keep[chosen + 1] = False                              # the right part of each merge is gone
+    old = np.flatnonzero(keep)                            # new part j was old part old[j]
+    new_starts = starts[keep]
+    merged = np.zeros(len(starts), dtype=bool)
+    merged[chosen] = True
+    grown = merged[old[:-1]]                              # new part j is a merged part
+    # new pair j changed if part j or part j+1 grew; otherwise it keeps its old rank
+    changed = grown[:-1] | grown[1:]
+    new_pairs = pairs[old[:-2]].copy() if len(old) > 2 else np.empty(0, np.int64)
+    idx = np.flatnonzero(changed)
+    if len(idx):
+        fresh = _lookup(get, piece, new_starts[idx], new_starts[idx + 2])
+        if (fresh < r).any():
+            return None
+        new_pairs[idx] = fresh
+    return new_starts, new_pairs, len(chosen)
+
+
+def bpe_rounds_bounds(ranks: Ranks, piece: bytes, min_share: float = ROUND_MIN_SHARE) -> list[int]:
+    """The start offsets of the final parts of ``piece``, plus ``len(piece)`` (same as the heap).
+
+    >>> ranks = {b"a": 0, b"aa": 1, b"aaaa": 2}
+    >>> bpe_rounds_bounds(ranks, b"aaaaa", min_share=0)
+    [0, 4, 5]
+    """
+    n = len(piece)
+    if n <= 1:
+        return [0, n] if n else [0]
+    get = ranks.get
+    starts = np.arange(n + 1)
+    pairs = _lookup(get, piece, starts[:-2], starts[2:])
+    while len(starts) > 2:
+        step = _round(get, piece, starts, pairs)
+        if step is None:
+            break
+        starts, pairs, done = step
+        if done < min_share * len(starts):
+            break
+    if len(starts) > 2 and len(pairs) and pairs.min() != _NONE:
+        starts = _finish_with_heap(get, piece, starts, pairs)
+    return starts.tolist() if isinstance(starts, np.ndarray) else starts
+
+
+def _finish_with_heap(get, piece: bytes, starts: np.ndarray, pairs: np.ndarray) -> list[int]:
+    n = len(piece)
+    s = starts.tolist()
+    end = list(range(1, n + 1))
+    prev = list(range(-1, n - 1))
+    pair: list = [None] * n
+    for k, (a, b) in enumerate(zip(s, s[1:])):
+        end[a] = b
+        if b < n:
+            prev[b] = a
+        if k < len(pairs) and pairs[k] != _NONE:
+            pair[a] = int(pairs[k])
+    end = heap_merge(get, piece, end, prev, pair)
+    out, i = [], 0
+    while i < n:
+        out.append(i)
+        i = end[i]
+    out.append(n)
+    return out
+
+
+def bpe_rounds_encode(piece: bytes, ranks: Ranks) -> list[int]:
+    """The token ids of ``piece`` by rounds (then the heap): same as ``byte_pair_encode``.
+
+    >>> bpe_rounds_encode(b"aaaaa", {b"a": 0, b"aa": 1, b"aaaa": 2})
+    [2, 0]
+    """
+    bounds = bpe_rounds_bounds(ranks, piece)
+    return [ranks[piece[a:b]] for a, b in zip(bounds, bounds[1:])]
+
+
+# Segments at least this long go to the rounds; shorter ones to byte_pair_encode.
+ROUNDS_PIECE = 4096
+
+
+def encode_long_piece(piece: bytes, ranks: Ranks, joinable: np.ndarray) -> list[int]:
+    """The token ids of a long ``piece``: cut (:func:`unmergeable_cuts`), then each segment by
+    rounds if it is long, else by ``byte_pair_encode``. Same answer as ``byte_pair_encode``.
+
+    >>> ranks = {b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"bc": 4}
+    >>> encode_long_piece(b"abcab", ranks, joinable_pairs(ranks))
+    [3, 2, 3]
+    """
+    bounds = [0, *unmergeable_cuts(piece, joinable), len(piece)]
+    out: list[int] = []
+    for a, b in zip(bounds, bounds[1:]):
+        # subtle: no "whole segment is a token" shortcut here. tiktoken takes that shortcut
+        # for whole pieces only, and a token need not be its own BPE (a vocabulary can hold
+        # tokens that merges never reach), so a segment always goes through the merges.
+        segment = piece[a:b]
+        if len(segment) >= ROUNDS_PIECE:
+            try:
+                out.extend(bpe_rounds_encode(segment, ranks))
+            except KeyError:
+                out.extend(byte_pair_encode(segment, ranks))  # raises the clear missing-byte error
+        else:
+            out.extend(byte_pair_encode(segment, ranks))
+    return out

@@ -1,0 +1,44 @@
+"""The piece cache: each distinct piece's tokens, computed once.
+
+A piece seen before costs one dictionary lookup (a C-level ``dict`` hit); a new piece is a
+whole-piece token, or goes through BPE (:mod:`refimpl.bpe`; very long pieces through
+:mod:`refimpl.bpe_long`). tiktoken's notes say the reference tokeniser kept such a cache.
+"""
+from __future__ import annotations
+
+from . import bpe_long
+from .bpe import byte_pair_encode
+
+# The cache is cleared when it reaches this many entries, so memory stays bounded on endless
+# streams of new text.
+PIECE_CACHE_LIMIT = 200_000
+
+
+class PieceCache(dict):
+    """``{piece: tokens}``; a missing piece is encoded (whole-piece token, else BPE) and kept.
+
+    >>> cache = PieceCache({b"a": 0, b"b": 1, b"ab": 2})
+    >>> cache["abab"], len(cache)
+    ((2, 2), 1)
+    """
+
+    def __init__(self, ranks: dict[bytes, int]):
+        super().__init__()
+        self.ranks = ranks
+        self._joinable = None  # bpe_long.joinable_pairs(ranks), built for the first long piece
+
+    def __missing__(self, piece: str) -> tuple[int, ...]:
+        data = piece.encode("utf-8")
+        token = self.ranks.get(data)
+        if token is not None:
+            tokens: tuple[int, ...] = (token,)
+        elif len(data) >= bpe_long.SEGMENT_PIECE:
+            if self._joinable is None:
+                self._joinable = bpe_long.joinable_pairs(self.ranks)
+            tokens = tuple(bpe_long.encode_long_piece(data, self.ranks, self._joinable))
+        else:
+            tokens = tuple(byte_pair_encode(data, self.ranks))
+        if len(self) >= PIECE_CACHE_LIMIT:
+            self.clear()
+        self[piece] = tokens
+        return tokens

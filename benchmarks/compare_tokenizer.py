@@ -82,16 +82,27 @@ def measure(names, kinds, repeats: int) -> dict:
 
 
 _BATCH_CHILD = r"""
-import sys, time
+import os, sys, sysconfig, time
 sys.path.insert(0, {here!r})
 from make_corpus import halves
 import refimpl
-processes = int(sys.argv[1])
-texts = [p for kind in ("prose", "code", "multilingual") for half in halves(kind) for p in half.split("\n\n")]
+processes, batch = int(sys.argv[1]), sys.argv[2]
+if batch == "corpus":  # ~9,400 paragraphs of the three kinds, in corpus order
+    texts = [p for kind in ("prose", "code", "multilingual") for half in halves(kind) for p in half.split("\n\n")]
+else:  # the standard library's .py files, in sorted order, up to 20 MB: a genuinely large batch
+    root, texts, size = sysconfig.get_paths()["stdlib"], [], 0
+    paths = sorted(os.path.join(d, f) for d, _, files in os.walk(root) if "site-packages" not in d
+                   for f in files if f.endswith(".py"))
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            texts.append(f.read())
+        size += len(texts[-1].encode("utf-8"))
+        if size >= 20_000_000:
+            break
 enc = refimpl.get_encoding("cl100k_base")
 t = time.perf_counter()
 enc.encode_ordinary_batch(texts, processes=processes)
-print(time.perf_counter() - t)
+print(time.perf_counter() - t, len(texts), sum(len(s.encode("utf-8")) for s in texts))
 """
 
 _PIECE_CHILD = r"""
@@ -108,11 +119,30 @@ print(time.perf_counter() - t)
 
 
 def _timed_child(code: str, *args: str, env=None) -> float:
+    return float(_child_output(code, *args, env=env)[0])
+
+
+def _child_output(code: str, *args: str, env=None) -> list[str]:
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                          env=env, check=False)
     if out.returncode != 0:
         raise SystemExit(f"child failed:\n{out.stderr}")
-    return float(out.stdout)
+    return out.stdout.split()
+
+
+def batch_scaling(batch: str, repeats: int) -> str:
+    """One line: all cores vs one process on ``batch`` ("corpus" or "stdlib"), each a fresh
+    process (cold piece cache), the two interleaved so load on the machine hits both alike."""
+    cores = os.cpu_count() or 1
+    times: dict[int, list[float]] = {1: [], cores: []}
+    for _ in range(repeats):
+        for processes in times:
+            seconds, count, size = _child_output(_BATCH_CHILD.format(here=HERE), str(processes), batch)
+            times[processes].append(float(seconds))
+    one, many = statistics.median(times[1]), statistics.median(times[cores])
+    what = ("whole corpus" if batch == "corpus" else "standard-library .py files")
+    return (f"encode_ordinary_batch, {what} ({int(size) / 1e6:.1f} MB in {int(count):,} texts), cold: "
+            f"{cores} processes are {one / many:.2f}x one process")
 
 
 def extras(repeats: int) -> list[str]:
@@ -121,12 +151,8 @@ def extras(repeats: int) -> list[str]:
 
     env = dict(os.environ, TIKTOKEN_CACHE_DIR=refimpl.fill_tiktoken_cache(
         os.path.join(tempfile.gettempdir(), "refimpl-bench-tiktoken-cache")))
-    cores = os.cpu_count() or 1
-    one = statistics.median(_timed_child(_BATCH_CHILD.format(here=HERE), "1") for _ in range(repeats))
-    many = statistics.median(_timed_child(_BATCH_CHILD.format(here=HERE), str(cores)) for _ in range(repeats))
+    lines = [batch_scaling("corpus", repeats), batch_scaling("stdlib", repeats)]
     ours = statistics.median(_timed_child(_PIECE_CHILD, "refimpl", env=env) for _ in range(repeats))
-    lines = [f"encode_ordinary_batch, whole corpus (1.9 MB in ~9,400 texts), cold: {cores} processes "
-             f"are {one / many:.2f}x one process"]
     if _available("tiktoken"):
         theirs = statistics.median(_timed_child(_PIECE_CHILD, "tiktoken", env=env) for _ in range(repeats))
         lines.append(f"one 1 MB piece (random letters), cl100k_base: refimpl takes {ours / theirs:.1f}x "

@@ -2,69 +2,92 @@
 (64, 200_019) batch in a few passes over memory.
 
 Read :mod:`refimpl.sampling` first (the order of the steps and the slow reference); this module
-only makes the same computation cheap, and every path here is held equal to the reference by
-``tests/test_sampling_fast.py``.
+only makes the same computation cheap. It works on the whole batch at once wherever the work
+is small (a few hundred numbers per row) and row by row only for the passes over a full row,
+which then stays in the L2 cache; :mod:`refimpl.sampling_nucleus` holds the row-level pieces.
+Every path is held equal to the reference by ``tests/test_sampling_fast.py``.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .logits import _top_p_keep_row
+from .sampling_nucleus import (
+    _STRIPES,
+    _Scratch,
+    _crossings,
+    _dense_row,
+    _exact_z,
+    _group_ids,
+    _group_of,
+    _mass_bounds_f32,
+    _sparse_row,
+    _unmodified_at_least,
+)
+
+__all__: list[str] = []   # private; `_STRIPES` and `_group_ids` are also used by refimpl.seeded
 
 # -- the fast path ------------------------------------------------------------------------------
 #
-# `process_logits` must give the reference's answer on a (64, 200_019) batch in a few passes over
-# memory. The values it returns are log-probabilities (the tests compare them with the same
-# tolerance as ever); the *set* of kept tokens must be exactly the reference's, and that set
-# hangs on float64 rounding: top_p compares the running sum of p = fl(e / S) with top_p, where
-# S = np.sum(exp(z)) over the whole row. Computing S exactly costs a float64 exp of every token.
-# So, for each row:
+# The values `process_logits` returns are log-probabilities (the tests compare them with the
+# same tolerance as ever); the *set* of kept tokens must be exactly the reference's, and that
+# set hangs on float64 rounding: top_p compares the running sum of p = fl(e / S) with top_p,
+# where S = np.sum(exp(z)) over the whole row. Computing S exactly costs a float64 exp of every
+# token. So:
 #
-#   a. group maxima. A row is viewed as (64, V // 64) and maxed over the 64: group c holds the
-#      ids c, c + n, ..., c + 63n (n = V // 64; the last V % 64 ids are groups of one). One read
-#      of the row gives them; they also reveal NaN / +inf / all -inf rows, and any "all ids with
-#      x >= t" query touches only the groups whose maximum is >= t.
-#   b. the exact row max m of the biased, penalised scores y. Only the ~266 ids listed in
-#      logit_bias or in the history differ from x; their y is computed exactly, as the
-#      reference does, in float64 (`_modified`).
-#   c. path: the group maxima (of groups without a modified id) and the modified scores are
-#      scores of distinct tokens; if the top few of them already carry top_p of a rough S
-#      (group maxima + the median of a strided sample), the nucleus is small ("sparse" path);
-#      otherwise ("dense", e.g. flat logits) go to f. The rough S only chooses the path.
-#   d. sparse: float32 input -> S in [S_lo, S_hi] from one float32 pass over the (L2-resident)
-#      row with a proven error bound (`_mass_bounds_f32`); float64 input -> S exactly.
-#   e. candidates: every token with y >= t, t read off those top scores. Their e = exp(z) are
-#      exact (the reference's float64 operations). Sorting their values and bounding the running
-#      sum (`_crossing`) gives the crossing, *if* the bounds leave no doubt; a near-tie at the
-#      boundary is doubt too. No candidate set is ever the whole vocabulary.
-#   f. dense: exact z, e, S; the crossing's rank is estimated from a 4096-value sample and only
+#   a. group maxima of the batch, one read (see `refimpl.sampling_nucleus` for the groups).
+#      They reveal NaN / +inf / all -inf rows, and any "all ids with x >= t" query touches only
+#      the groups whose maximum is >= t.
+#   b. the exact row maxima m of the biased, penalised scores y. Only the ~266 ids per row
+#      listed in logit_bias or in the history differ from x; their y is computed exactly, as the
+#      reference does, in float64 (`_modified`); a group holding one is "spoiled" (`_row_maxima`).
+#   c. path: the maxima of clean groups and the modified scores are scores of distinct tokens;
+#      if the top few of them already carry top_p of a rough S (those + V times the median of a
+#      strided sample), the nucleus is small ("sparse"); otherwise ("dense", e.g. flat logits)
+#      go to g. The rough S only chooses the path (`_top_scores`).
+#   d. sparse rows, one at a time, while the row is in L2: float32 input -> S in [S_lo, S_hi]
+#      from one float32 pass with a proven error bound (`_mass_bounds_f32`); float64 input ->
+#      S exactly. A threshold t read off the top scores of c and S_hi; the row's ids with
+#      x >= t, found via the group maxima.
+#   e. candidates, for the whole batch: those ids, less the modified ones, plus the modified
+#      ids with y >= t (`_candidates`). Their e = exp(z) are exact (the reference's float64
+#      operations).
+#   f. crossings, for the whole batch: sorting the candidates' e and bounding the running sum
+#      gives each row's crossing, *if* the bounds leave no doubt; a near-tie at the boundary is
+#      doubt too (`_crossings`). Too few candidates -> the next thresholds, one row at a time
+#      (`_sparse_row`).
+#   g. dense: exact z, e, S; the crossing's rank is estimated from a 4096-value sample and only
 #      a window of values around it is sorted and certified (`_dense_row`).
-#   g. doubt (rare: the running sum within ~1e-5 of top_p, or an exact tie with it) -> the
+#   h. doubt (rare: the running sum within ~1e-5 of top_p, or an exact tie with it) -> the
 #      reference's own arithmetic for that row (`_write_exact`).
 #
 # Ties are by value then id, like the reference: the kept set is every token with e > e_cross
-# plus the lowest ids among those with e == e_cross.
+# plus the lowest ids among those with e == e_cross. Every choice of path or threshold depends
+# on the row alone, so a row gives the same bits in any batch.
 
-_STRIPES = 64           # group size of the (B, 64, V // 64) view
-_EPS = 2.0 ** -52       # float64 unit roundoff, doubled
-_EPS32 = 2.0 ** -24     # float32 unit roundoff
+_K_TOP = 256             # top scores per row kept for choosing paths and thresholds
+_SAMPLE_STEP = 389       # stride of the sample for the rough S
 
 
-def _group_ids(groups, V: int):
-    """Token ids of the given groups: group c < n holds c, c + n, ..., c + 63n; group n + r is
-    the single id 64n + r."""
+def _group_maxima(x):
+    """(B, V) -> (B, G) group maxima, same dtype, from one read of the batch."""
+    B, V = x.shape
     n = V // _STRIPES
-    striped = groups[groups < n]
-    return np.concatenate([(striped[:, None] + n * np.arange(_STRIPES)).ravel(),
-                           groups[groups >= n] + (_STRIPES - 1) * n])
+    head = x[:, :n * _STRIPES].reshape(B, _STRIPES, n).max(axis=1)
+    return np.concatenate([head, x[:, n * _STRIPES:]], axis=1) if V % _STRIPES else head
+
+
+def _sorted_unique(a):
+    """(values, counts) of an int array, values ascending: np.unique(a, return_counts=True)
+    by one sort (np.unique and np.union1d are several times slower on ~16k int64 keys)."""
+    a = np.sort(a)
+    first = np.flatnonzero(np.concatenate([[a.size > 0], a[1:] != a[:-1]]))
+    return a[first], np.diff(np.append(first, a.size))
 
 
 def _modified(x, hist, fp: float, pp: float, bias: dict):
-    """Per row: the sorted ids M whose score is changed by logit_bias or the penalties, and their
-    new scores y[M] (float64), computed with the reference's operations in its order. One
-    sort of (row * V + id) keys serves the whole batch."""
+    """(keys, y, bounds): the sorted keys row * V + id of the tokens whose score is changed by
+    logit_bias or the penalties, their new scores y (float64) computed with the reference's
+    operations in its order, and row b's slice keys[bounds[b]:bounds[b + 1]]."""
     B, V = x.shape
     bias_ids = np.array(sorted(bias), dtype=np.int64)
     bias_vals = np.array([bias[t] for t in bias_ids], dtype=np.float64)
@@ -72,194 +95,66 @@ def _modified(x, hist, fp: float, pp: float, bias: dict):
     pen = rows * V + (np.concatenate(hist) if B else np.zeros(0, np.int64))
     if fp == 0 and pp == 0:
         pen = pen[:0]  # y - 0.0 - 0.0 == y: no token is changed by the penalties
-    pen, counts = np.unique(pen, return_counts=True)                     # (P,) sorted keys
-    biased = (np.arange(B, dtype=np.int64)[:, None] * V + bias_ids).ravel()  # (B * nb,)
-    keys = np.union1d(pen, biased)                                       # (K,) sorted
+    pen, counts = _sorted_unique(pen)                                    # (P,) sorted keys
+    biased = (np.arange(B, dtype=np.int64)[:, None] * V + bias_ids).ravel()  # (B * nb,) sorted
+    keys = _sorted_unique(np.concatenate([pen, biased]))[0]              # (K,) sorted
     y = x.reshape(-1)[keys].astype(np.float64)                           # 1. and 2., as the
     i = np.searchsorted(keys, biased)                                    # reference does them:
     y[i] = y[i] + np.tile(bias_vals, B)                                  # mu + bias
     i = np.searchsorted(keys, pen)
     y[i] = y[i] - counts.astype(np.float64) * fp - pp                    # mu - c*fp - (c>0)*pp
-    bounds = np.searchsorted(keys, np.arange(B + 1) * V)
-    return [(keys[bounds[b]:bounds[b + 1]] - b * V, y[bounds[b]:bounds[b + 1]]) for b in range(B)]
+    return keys, y, np.searchsorted(keys, np.arange(B + 1) * V)
 
 
-def _unmodified_at_least(x, g, M, t):
-    """Ids j not in M with x[j] >= t, via the group maxima g (t a float64)."""
-    ids = _group_ids(np.flatnonzero(g >= t), x.shape[0])
-    ids = ids[x[ids] >= t]
-    if M.size and ids.size:
-        pos = np.minimum(np.searchsorted(M, ids), M.size - 1)
-        ids = ids[M[pos] != ids]
-    return ids
+def _row_maxima(x, G, keys, y, bounds):
+    """(m, Gc, PM): m (B,) the exact max of y per row (float64); Gc (B, G) the group maxima
+    with spoiled groups at -inf; PM (B, width) each row's modified scores, padded with -inf."""
+    B, V = x.shape
+    n = V // _STRIPES
+    K = keys.size
+    rows = np.repeat(np.arange(B), np.diff(bounds))                      # (K,)
+    ids = keys - rows * V
+    grp = _group_of(ids, V)
+    Gc = G.copy()
+    Gc[rows, grp] = -np.inf
+    m = Gc.max(axis=1).astype(np.float64)          # unmodified scores only
+    # A spoiled group whose maximum beats m may hide a larger unmodified score: look inside
+    # those (a handful per row; a spoiled singleton holds nothing unmodified).
+    hit = (G[rows, grp] > m[rows]) & (grp < n)
+    if hit.any():
+        pairs = np.unique(rows[hit] * G.shape[1] + grp[hit])            # (h,) sorted
+        hr, hg = np.divmod(pairs, G.shape[1])
+        vals = x[hr[:, None], hg[:, None] + n * np.arange(_STRIPES)]    # (h, 64)
+        j = np.minimum(np.searchsorted(pairs, rows * G.shape[1] + grp), pairs.size - 1)
+        mine = pairs[j] == rows * G.shape[1] + grp                      # keys inside those
+        vals[j[mine], ids[mine] // n] = -np.inf                          # modified: not x
+        np.maximum.at(m, hr, vals.max(axis=1))
+    PM = np.full((B, max(int(np.diff(bounds).max(initial=0)), 1)), -np.inf)
+    PM[rows, np.arange(K) - bounds[rows]] = y
+    return np.maximum(m, PM.max(axis=1)), Gc, PM
 
 
-def _row_max(x, g, clean, M, yM) -> float:
-    """The exact max of y over the row. `clean` marks the groups without a modified id: their
-    maxima are unmodified scores; the few other groups are searched id by id."""
-    m = float(g[clean].max(initial=-np.inf))
-    if not clean.all():
-        hit = np.flatnonzero(~clean & (g > m))                     # spoiled groups that could beat m
-        ids = _group_ids(hit, x.shape[0])
-        pos = np.minimum(np.searchsorted(M, ids), M.size - 1)
-        ids = ids[M[pos] != ids]
-        if ids.size:
-            m = max(m, float(x[ids].max()))
-    return max(m, float(yM.max())) if M.size else m
-
-
-def _mass_bounds_f32(x, M, yM, m: float, T: float, buf):
-    """S_lo <= S <= S_hi for S = np.sum(exp((y - m) / T)) (float64), from one float32 pass.
-
-    Error analysis (u = 2**-24): with c = float32(m), k = float32(1 / T), the float32 argument
-    b = (x - c) * k differs from z = (x - m) / T by at most 3.01u(|z| + eta) + eta, where
-    eta = |c - m| / T; numpy's float32 exp is within 3.4u (measured; we allow 16u). Summing
-    e|z| over the row is at most Z0 * S + V * Z0 * exp(-Z0) for any Z0 >= 1 (e^-z z decreases
-    for z >= 1), so with Z0 = 40 the relative error of the unmodified part is at most
-    1.01 (3.01u (40 + eta) + eta + 16u) plus 64u for the float32 pairwise sum; underflowed
-    terms add at most V * 1e-37. The modified ids are summed exactly in float64.
-    Returns None when the bound is too loose to be useful (huge |m|).
-    """
-    if not (abs(m) < 1e38 and 1e-37 < 1.0 / T < 1e38):  # e.g. T = 1e-300: 1/T is no float32
-        return None
-    c, k = np.float32(m), np.float32(1.0 / T)
-    eta = abs(float(c) - m) / T
-    rel = 1.01 * (3.01 * _EPS32 * (40 + eta) + eta + 16 * _EPS32) + 64 * _EPS32
-    if rel > 1e-3:
-        return None
-    with np.errstate(all="ignore"):
-        np.subtract(x, c, out=buf)
-        np.multiply(buf, k, out=buf)
-        if M.size:
-            buf[M] = -np.inf
-        np.exp(buf, out=buf)
-        s_u = float(np.add.reduce(buf))
-        s_m = float(np.sum(np.exp((yM - m) / T))) if M.size else 0.0
-    if not math.isfinite(s_u + s_m):
-        return None
-    absolute = x.shape[0] * (1e-37 + 40 * math.exp(-40) * 4 * _EPS32)
-    lo = (max(s_u - absolute, 0.0) / (1 + rel) + s_m) * (1 - 1e-12)
-    hi = ((s_u + absolute) / (1 - rel) + s_m) * (1 + 1e-12)
-    return max(lo, 1.0 - 1e-12), hi   # S >= 1: the top token has e = exp(0) = 1
-
-
-def _crossing(v, base: float, n_above: int, S_lo: float, S_hi: float, top_p: float, slack=0.0):
-    """Where the reference's running sum of p crosses top_p, or why that is not certain.
-
-    v: e-values sorted descending, following `n_above` larger ones summing to `base` (+- slack).
-    Returns (k, cum_k) with k the index in v of the crossing token, or (status, None) with
-    status "more" (the sum does not surely reach top_p inside v) or "doubt".
-
-    The reference sums fl(e / S) one by one in sorted order; whatever that order among near
-    ties, its running sum after j terms is within (j + 32) * 2**-52 (relative) of the exact
-    sum, and so is ours: with tol for the longest prefix, every reference running sum lies in
-    [(cs - slack)(1 - tol) / S_hi, (cs + slack)(1 + tol) / S_lo]. The first index where the
-    upper bound reaches top_p and the first where the lower one does must agree.
-    """
-    cs = np.cumsum(v)
-    if base:
-        cs += base
-    tol = (n_above + v.size + 32) * _EPS
-    if n_above and (base + slack) * (1 + tol) / S_lo >= top_p * (1 - 1e-15):
-        return "doubt", None                 # the crossing may lie above the window
-    k_hi = int(np.searchsorted(cs, top_p * S_lo / (1 + tol) * (1 - 1e-15) - slack, side="left"))
-    k_lo = int(np.searchsorted(cs, top_p * S_hi / (1 - tol) * (1 + 1e-15) + slack, side="left"))
-    if k_lo >= v.size:
-        return "more", None
-    if k_hi != k_lo:
-        return "doubt", None
-    k = k_lo
-    # near ties at the boundary: distinct e within a few ulps may round to equal p (then the
-    # reference orders them by id), so the boundary must fall between clearly distinct values.
-    ec = v[k]
-    i0 = int(np.searchsorted(-v, -ec, side="left"))
-    i1 = int(np.searchsorted(-v, -ec, side="right"))   # v[i0:i1] == ec
-    if not ec > 0 or (i0 == 0 and n_above) or (i0 > 0 and not v[i0 - 1] > ec * (1 + 8 * _EPS)):
-        return "doubt", None
-    if i1 >= v.size:
-        return "more", None                  # the tokens below v might tie with ec
-    if not v[i1] < ec * (1 - 8 * _EPS):
-        return "doubt", None
-    return k, float(cs[k])
-
-
-class _Scratch:
-    """Per-call float64 row buffers (V,), made on first use."""
-
-    def __init__(self, V):
-        self.V, self._z, self._e = V, None, None
-
-    def z(self):
-        if self._z is None:
-            self._z, self._e = np.empty(self.V), np.empty(self.V)
-        return self._z, self._e
-
-
-def _exact_z(x, M, yM, m: float, T: float, scratch):
-    """z = (y - m) / T and e = exp(z) for the whole row, with the reference's operations:
-    float64(x) - m (float64(x) is exact), then / T; the modified ids get (yM - m) / T."""
-    z, e = scratch.z()
-    np.subtract(x, np.float64(m), out=z)
-    if M.size:
-        z[M] = yM - m
-    if T != 1:                                   # x / 1.0 == x: skip the pass
-        with np.errstate(over="ignore"):
-            np.divide(z, T, out=z)
-    np.exp(z, out=e)
-    return z, e, float(np.sum(e))
-
-
-def _write_exact(z, e, top_p: float, out):
-    """The reference algorithm on an exact row (z, e): used whenever a bound leaves doubt."""
-    keep = _top_p_keep_row(z, top_p, 1)
-    kept = np.flatnonzero(keep)
-    out.fill(-np.inf)
-    out[kept] = z[kept] - math.log(float(np.sum(e[kept])))
-
-
-def _dense_row(z, e, S: float, top_p: float, out):
-    """Exact z, e, S of a row whose nucleus is large: locate the crossing from a sample, sort
-    only a window of values around it, certify, and write the row."""
-    V = z.shape[0]
-    if top_p >= 1:                                   # every finite token, renormalised
-        np.subtract(z, math.log(S), out=out, casting="same_kind")
-        return
-    step = max(1, V // 4096)
-    sub = np.sort(e[::step])[::-1]                   # (~4096,) descending
-    cs = np.cumsum(sub)
-    i = int(np.searchsorted(cs, top_p * cs[-1]))
-    w = int(4 * math.sqrt(i * (1 - i / sub.size) + 1)) + 16   # ~4 sd of the crossing's rank
-    e_hi = sub[i - w] if i - w >= 0 else np.inf
-    e_lo = sub[i + w] if i + w < sub.size else 0.0
-    low = np.flatnonzero(e <= e_hi)                  # the window and below: (n_low,) ascending
-    vals = e[low]
-    n_above = V - low.size
-    if n_above < low.size:                           # few tokens above the window: sum them
-        base = float(np.sum(e[np.flatnonzero(e > e_hi)])) if n_above else 0.0
-    else:                                            # few below: S minus them
-        base = S - float(np.sum(vals))
-    vs = np.sort(vals[vals >= e_lo])[::-1]
-    k, cum = _crossing(vs, base, n_above, S, S, top_p, 1e-13 * S)
-    if isinstance(k, str):
-        _write_exact(z, e, top_p, out)
-        return
-    ec = vs[k]
-    np.subtract(z, math.log(cum), out=out, casting="same_kind")
-    out[low[vals < ec]] = -np.inf                    # below the crossing value
-    tied = low[vals == ec]                           # ascending ids
-    out[tied[k + 1 - int(np.searchsorted(-vs, -ec, side="left")):]] = -np.inf
-
-
-def _top_scores(g, clean, yM, m: float, T: float, k: int = 256):
-    """(scores, w): the k highest of {maxima of clean groups} + {modified scores}, descending,
-    and w = cumsum(exp((scores - m) / T)). These are scores of distinct tokens, so w bounds
-    from below the mass of the tokens at or above each score."""
-    vals = np.concatenate([g[clean].astype(np.float64), yM])
-    if vals.size > k:
-        vals = np.partition(vals, vals.size - k)[vals.size - k:]
-    vals = np.sort(vals)[::-1]
+def _top_scores(x, Gc, PM, m, T: float, top_p: float):
+    """(top, w, sparse): per row the _K_TOP highest of the clean group maxima and the modified
+    scores, descending (padded with -inf), w = cumsum(exp((top - m) / T)), and whether the row
+    should try the sparse path. These are scores of distinct tokens, so w bounds from below the
+    mass of the tokens at or above each score."""
+    B, V = x.shape
+    k = _K_TOP
+    if Gc.shape[1] > k:
+        Gc = np.partition(Gc, Gc.shape[1] - k, axis=1)[:, Gc.shape[1] - k:]
+    pad = np.full((B, max(0, k - Gc.shape[1] - PM.shape[1])), -np.inf)
+    vals = np.concatenate([Gc.astype(np.float64), PM, pad], axis=1)
+    top = np.partition(vals, vals.shape[1] - k, axis=1)[:, vals.shape[1] - k:]
+    top = -np.sort(-top, axis=1)                                         # (B, k) descending
     with np.errstate(over="ignore"):
-        return vals, np.cumsum(np.exp((vals - m) / T))
+        w = np.cumsum(np.exp((top - m[:, None]) / T), axis=1)
+        # rough S: the top scores + V times the median of a strided sample (raw x may be > m)
+        e_s = np.exp(np.minimum(x[:, ::_SAMPLE_STEP] - m[:, None], 0.0) / T)
+    h = e_s.shape[1] // 2
+    s_est = w[:, -1] + V * np.partition(e_s, h, axis=1)[:, h]
+    sparse = (w < (top_p * s_est * (1 + 1e-9))[:, None]).sum(axis=1) < k
+    return top, w, sparse
 
 
 def _candidate_thresholds(g_sorted, w, S: float, top_p: float):
@@ -284,68 +179,54 @@ def _thresholds(scores, w, g, S: float, top_p: float):
             yield np.float64(np.partition(g, g.size - 1 - j)[g.size - 1 - j])
 
 
-def _sparse_row(x, g, M, yM, m, T, top_p, bounds, thresholds, out) -> bool:
-    """Write the row from a small candidate set if the bounds certify it; False otherwise."""
-    limit = max(x.shape[0] // 16, 4096)
-    for t in thresholds:
-        ids = _unmodified_at_least(x, g, M, t)
-        y = x[ids].astype(np.float64)
-        if M.size:
-            sel = yM >= t
-            ids, y = np.concatenate([ids, M[sel]]), np.concatenate([y, yM[sel]])
-        if ids.size > limit:
-            return False
-        with np.errstate(over="ignore"):
-            zc = (y - m) / T                                         # (n,) exact, as the reference
-        ec = np.exp(zc)
-        v = np.sort(ec)[::-1]
-        k, cum = _crossing(v, 0.0, 0, bounds[0], bounds[1], top_p)
-        if k == "doubt":
-            return False
-        if k != "more":
-            sel = ec > v[k]
-            tied = np.flatnonzero(ec == v[k])
-            n_greater = int(np.count_nonzero(sel))
-            sel[tied[np.argsort(ids[tied])][:k + 1 - n_greater]] = True   # lowest ids first
-            out.fill(-np.inf)
-            out[ids[sel]] = zc[sel] - math.log(cum)
-            return True
-    return False
+def _at_least(x, g_head, t, offsets, tail):
+    """(ids, x[ids]) of every id with x >= t (t a float64) in one row x (V,), ascending within
+    the striped groups, then the tail: the groups whose maximum g_head is >= t, and the tail
+    ids (the groups of one), are the only places to look."""
+    ids = (np.flatnonzero(g_head >= t)[:, None] + offsets).ravel()
+    ids = np.concatenate([ids, tail]) if tail.size else ids
+    xv = x[ids]
+    keep = xv >= t
+    return ids[keep], xv[keep]
 
 
-def _process_row(x, g, M, yM, T: float, top_p: float, out, scratch, sample):
-    """One row of `process_logits` (x read only, out written; `sample` = x[::389] in float64)."""
+def _candidates(t, parts, keys, y, bounds, V: int):
+    """(R, I, Y): every (row, id) with y >= t[row] (t (B,) float64, +inf for none), with its
+    score y (float64), sorted by row. parts[b] = (ids, x[ids]): row b's ids with x >= t[b]
+    (found via the group maxima while the row was in cache); the modified ones among them are
+    replaced by those with y >= t[b]."""
+    B = t.size
+    K = keys.size
+    rows_m = np.repeat(np.arange(B), np.diff(bounds))
+    if parts:
+        rr = np.concatenate([np.full(ids.size, b) for b, (ids, _) in parts.items()])
+        ii = np.concatenate([ids for ids, _ in parts.values()])
+        xv = np.concatenate([v for _, v in parts.values()]).astype(np.float64)
+        if K and rr.size:                             # modified ids: their score is y, not x
+            kk = rr * V + ii
+            unmod = keys[np.minimum(np.searchsorted(keys, kk), K - 1)] != kk
+            rr, ii, xv = rr[unmod], ii[unmod], xv[unmod]
+    else:
+        rr = ii = np.zeros(0, np.int64)
+        xv = np.zeros(0)
+    sel = y >= t[rows_m]
+    R = np.concatenate([rr, rows_m[sel]])
+    order = np.argsort(R, kind="stable")
+    return (R[order], np.concatenate([ii, keys[sel] - rows_m[sel] * V])[order],
+            np.concatenate([xv, y[sel]])[order])
+
+
+def _row_modified(keys, y, bounds, b: int, V: int):
+    """(M, yM): row b's modified ids (sorted) and their scores."""
+    return keys[bounds[b]:bounds[b + 1]] - b * V, y[bounds[b]:bounds[b + 1]]
+
+
+def _greedy_row(x, g, M, yM, m: float, out):
+    """T = 0: the lowest id whose score is the max m gets 0, every other -inf."""
     V = x.shape[0]
-    n = V // _STRIPES
-    clean = np.ones(g.size, dtype=bool)              # groups without a modified id
-    clean[np.where(M < n * _STRIPES, M % max(n, 1), M - (_STRIPES - 1) * n)] = False
-    m = _row_max(x, g, clean, M, yM)
-    if T == 0:                                       # greedy: the lowest id at the max
-        ids = _unmodified_at_least(x, g, M, np.float64(m))
-        out.fill(-np.inf)
-        out[min(ids.min(initial=V), M[yM == m].min(initial=V))] = 0.0
-        return
-    z = None
-    if top_p < 1:
-        scores, w = _top_scores(g, clean, yM, m, T)
-        with np.errstate(over="ignore"):
-            # A rough S (the top group maxima + the median of a strided sample for the rest),
-            # only to choose the path, never to decide a token.
-            e_sample = np.exp(np.minimum(sample - m, 0.0) / T)  # (raw modified scores may be > m)
-            s_est = w[-1] + V * float(np.partition(e_sample, e_sample.size // 2)[e_sample.size // 2])
-        if _candidate_thresholds(scores, w, s_est, top_p):
-            bounds = None
-            if x.dtype == np.float32 and out.dtype == np.float32:
-                bounds = _mass_bounds_f32(x, M, yM, m, T, out)      # out is scratch here
-            if bounds is None:
-                z, e, S = _exact_z(x, M, yM, m, T, scratch)
-                bounds = (S, S)
-            if _sparse_row(x, g, M, yM, m, T, top_p, bounds,
-                           _thresholds(scores, w, g, bounds[1], top_p), out):
-                return
-    if z is None:
-        z, e, S = _exact_z(x, M, yM, m, T, scratch)
-    _dense_row(z, e, S, top_p, out)
+    ids = _unmodified_at_least(x, g, M, np.float64(m))
+    out.fill(-np.inf)
+    out[min(ids.min(initial=V), M[yM == m].min(initial=V))] = 0.0
 
 
 def _process_fast(x, hist, T: float, top_p: float, fp: float, pp: float, bias: dict, invalid):
@@ -354,14 +235,69 @@ def _process_fast(x, hist, T: float, top_p: float, fp: float, pp: float, bias: d
     finite score (seen in the group maxima)."""
     B, V = x.shape
     out = np.empty((B, V), dtype=x.dtype)
+    if B == 0:
+        return out
+    G = _group_maxima(x)                                                  # a.
+    top_g = G.max(axis=1)
+    if not ((-np.inf < top_g) & (top_g < np.inf)).all():                 # NaN, +inf, all -inf
+        invalid()
+    keys, y, bounds = _modified(x, hist, fp, pp, bias)                    # b.
+    m, Gc, PM = _row_maxima(x, G, keys, y, bounds)
+    if T == 0:
+        for b in range(B):
+            M, yM = _row_modified(keys, y, bounds, b, V)
+            _greedy_row(x[b], G[b], M, yM, float(m[b]), out[b])
+        return out
     scratch = _Scratch(V)
-    n = V // _STRIPES
-    samples = x[:, ::389].astype(np.float64)                         # (B, ~V / 389)
-    for b, (M, yM) in enumerate(_modified(x, hist, fp, pp, bias)):
-        row = x[b]
-        g = np.concatenate([row[:n * _STRIPES].reshape(_STRIPES, n).max(axis=0), row[n * _STRIPES:]])
-        top = g.max()
-        if not (-np.inf < top < np.inf):                             # NaN, +inf or all -inf
-            invalid()
-        _process_row(row, g, M, yM, T, top_p, out[b], scratch, samples[b])
+    dense = range(B)
+    if top_p < 1:
+        # subtle: one fill of the whole output first. Filling each row after its pass would
+        # keep three rows (x, scratch, out) in L2 at once and fault the pages in one by one.
+        out.fill(-np.inf)
+        top, w, sparse = _top_scores(x, Gc, PM, m, T, top_p)              # c.
+        dense = sorted(_sparse_rows(x, G, keys, y, bounds, m, top, w, np.flatnonzero(sparse),
+                                    T, top_p, out, scratch) + np.flatnonzero(~sparse).tolist())
+    for b in dense:                                                        # g.
+        M, yM = _row_modified(keys, y, bounds, b, V)
+        z, e, S = _exact_z(x[b], M, yM, float(m[b]), T, scratch)
+        _dense_row(z, e, S, top_p, out[b])
     return out
+
+
+def _sparse_rows(x, G, keys, y, bounds, m, top, w, rows, T: float, top_p: float, out, scratch):
+    """Steps d to f for the given rows (out all -inf); returns the rows left for the dense path."""
+    B, V = x.shape
+    n = V // _STRIPES
+    offsets = n * np.arange(_STRIPES)                                     # group c: c + offsets
+    tail = np.arange(n * _STRIPES, V)                                     # the groups of one
+    buf = np.empty(V, dtype=x.dtype)                                      # float32 scratch row
+    t = np.full(B, np.inf)                                                # no threshold: +inf
+    S_lo, S_hi = np.ones(B), np.ones(B)
+    more, parts = {}, {}
+    for b in rows:                                                        # d.
+        M, yM = _row_modified(keys, y, bounds, b, V)
+        S = _mass_bounds_f32(x[b], M, yM, float(m[b]), T, buf) if x.dtype == np.float32 else None
+        if S is None:
+            S = (_exact_z(x[b], M, yM, float(m[b]), T, scratch)[2],) * 2
+        S_lo[b], S_hi[b] = S
+        more[b] = _thresholds(top[b], w[b], G[b], S[1], top_p)
+        t[b] = next(more[b], np.inf)
+        if t[b] < np.inf:                                                 # the row is in cache
+            parts[b] = _at_least(x[b], G[b, :n], t[b], offsets, tail)
+    R, I, Y = _candidates(t, parts, keys, y, bounds, V)                   # e.
+    settle = (t < np.inf) & (np.bincount(R, minlength=B) <= max(V // 16, 4096))
+    keep = settle[R]
+    R, I, Y = R[keep], I[keep], Y[keep]
+    with np.errstate(over="ignore"):
+        Z = (Y - m[R]) / T                                                # exact, as the reference
+    status = _crossings(R, I, Z, np.exp(Z), S_lo, S_hi, top_p, out)      # f.
+    dense = []
+    for b in rows:
+        if not settle[b] or status[b] == -1:
+            dense.append(int(b))
+        elif status[b] == 0:                                              # more thresholds
+            M, yM = _row_modified(keys, y, bounds, b, V)
+            if not _sparse_row(x[b], G[b], M, yM, float(m[b]), T, top_p, (S_lo[b], S_hi[b]),
+                               more[b], out[b]):
+                dense.append(int(b))
+    return dense

@@ -1,10 +1,12 @@
 """The fast paths of `process_logits` and `sample` against their slow references.
 
 process_logits has three ways to a row (see refimpl/sampling_fast.py): a small
-candidate set certified by bounds on S (float32 bound, or exact S for float64), a window around
-the crossing for flat rows, and the exact reference arithmetic when a bound leaves doubt. Each
-is exercised here on vocabularies large enough to reach it, and each must agree exactly (the
-kept set) with `process_logits_reference`.
+candidate set certified by bounds on S (float32 bound, or exact S for float64; first for the
+whole batch at once, then row by row with more thresholds), a window around the crossing for
+flat rows, and the exact reference arithmetic when a bound leaves doubt. Each is exercised here
+on vocabularies large enough to reach it, and each must agree exactly (the kept set) with
+`process_logits_reference`. The batch-wide steps (row maxima, candidate sets) are also checked
+against brute force.
 """
 import re
 
@@ -14,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import refimpl.sampling_fast as sampling
+import refimpl.sampling_nucleus as nucleus
 import refimpl.seeded as seeded
 from refimpl.sampling import process_logits, process_logits_reference
 from refimpl.sampling_fast import _group_ids
@@ -34,17 +37,25 @@ def zipf_rows(rng, B, V, s=1.5):
 
 @pytest.fixture
 def paths(monkeypatch):
-    """Counts which way each row went."""
-    seen = {"sparse": 0, "dense": 0, "exact": 0}
-    for name, key in [("_sparse_row", "sparse"), ("_dense_row", "dense"), ("_write_exact", "exact")]:
-        original = getattr(sampling, name)
+    """Counts which way each row went: "sparse" (a certified candidate set, batched or row by
+    row), "retry" (the row-by-row thresholds after the batched one fell short), "dense" and
+    "exact"."""
+    seen = {"sparse": 0, "retry": 0, "dense": 0, "exact": 0}
 
-        def wrapped(*args, _f=original, _k=key, **kw):
-            result = _f(*args, **kw)
-            if _k != "sparse" or result:
-                seen[_k] += 1
+    def count(module, name, key, tally=lambda result: 1):
+        original = getattr(module, name)
+
+        def wrapped(*args, **kw):
+            result = original(*args, **kw)
+            seen[key] += int(tally(result))
             return result
-        monkeypatch.setattr(sampling, name, wrapped)
+        monkeypatch.setattr(module, name, wrapped)
+
+    count(sampling, "_crossings", "sparse", lambda status: (status == 1).sum())
+    count(nucleus, "_write_sparse", "sparse")
+    count(sampling, "_sparse_row", "retry", bool)
+    count(sampling, "_dense_row", "dense")
+    count(nucleus, "_write_exact", "exact")
     return seen
 
 
@@ -121,8 +132,8 @@ def test_float32_mass_bound_holds(seed, temperature, top_p, profile):
     M = np.array(sorted(set(rng.integers(0, 5000, 5).tolist())))
     yM = x[M].astype(np.float64) + rng.uniform(-3, 3, M.size)
     m = max(float(x.max()), float(yM.max()))
-    bounds = sampling._mass_bounds_f32(x, M, yM, m, temperature, np.empty_like(x))
-    _, _, S = sampling._exact_z(x, M, yM, m, temperature, sampling._Scratch(x.size))
+    bounds = nucleus._mass_bounds_f32(x, M, yM, m, temperature, np.empty_like(x))
+    _, _, S = nucleus._exact_z(x, M, yM, m, temperature, nucleus._Scratch(x.size))
     assert bounds is not None and bounds[0] <= S <= bounds[1]
     assert bounds[1] / bounds[0] - 1 < 1e-4
 
@@ -221,3 +232,119 @@ def test_sample_errors_unchanged():
     with pytest.raises(ValueError, match="must leave at least one token with a finite value"):
         sample(np.full((1, 300), -np.inf, dtype=np.float32), seed=0)
     assert sample([0.0, 0.0, 50.0], seed=1) == 2  # lists and ints still work
+
+
+# -- the batch-wide steps against brute force -------------------------------------------------------
+
+def test_sorted_unique_is_np_unique():
+    rng = np.random.default_rng(2)
+    for a in [np.zeros(0, np.int64), np.array([5]), rng.integers(0, 50, 300), rng.integers(0, 10**9, 5000)]:
+        values, counts = sampling._sorted_unique(a)
+        want_values, want_counts = np.unique(a, return_counts=True)
+        np.testing.assert_array_equal(values, want_values)
+        np.testing.assert_array_equal(counts, want_counts)
+
+
+def y_brute(x, hist, bias, fp, pp):
+    """The biased, penalised scores, term by term as the reference writes them (float64)."""
+    y = x.astype(np.float64)
+    for b in range(x.shape[0]):
+        for t, v in bias.items():
+            y[b, t] = y[b, t] + v
+        ids, counts = np.unique(np.asarray(hist[b], dtype=np.int64), return_counts=True)
+        for j, c in zip(ids, counts):
+            y[b, j] = y[b, j] - c * fp - float(c > 0) * pp
+    return y
+
+
+@pytest.mark.parametrize("V", [40, 64, 1000, 6001])
+def test_row_maxima_are_exact(V):
+    # Penalise or ban each row's top tokens, so the group of the top token is spoiled while
+    # holding the row's true maximum (an unmodified id): the search inside spoiled groups finds it.
+    rng = np.random.default_rng(V)
+    for trial in range(5):
+        x = make("peaked" if trial % 2 else "ties", rng, B=4, V=V)
+        order = np.argsort(-x, axis=1)
+        hist = [list(order[b, :3]) * (b + 1) + list(rng.integers(0, V, 20)) for b in range(4)]
+        bias = {int(order[0, 0]): -100.0, int(rng.integers(0, V)): 3.0}
+        fp, pp = 1.5, 0.5
+        keys, y, bounds = sampling._modified(x, [np.array(h) for h in hist], fp, pp, bias)
+        m, Gc, PM = sampling._row_maxima(x, sampling._group_maxima(x), keys, y, bounds)
+        yb = y_brute(x, hist, bias, fp, pp)
+        np.testing.assert_array_equal(m, yb.max(axis=1))
+        for b in range(4):
+            M, yM = sampling._row_modified(keys, y, bounds, b, V)
+            np.testing.assert_array_equal(yM, yb[b, M])
+            assert set(np.flatnonzero(yb[b] != x[b]).tolist()) <= set(M.tolist())   # changed => listed
+
+
+@pytest.mark.parametrize("V", [40, 64, 129, 6001])
+def test_at_least_finds_every_id_above_a_threshold(V):
+    rng = np.random.default_rng(V)
+    x = make("holes", rng, B=2, V=V)
+    n = V // 64
+    g = sampling._group_maxima(x)
+    for b in range(2):
+        for t in [np.inf, *np.quantile(x[b][np.isfinite(x[b])], [1.0, 0.99, 0.5, 0.0]), -np.inf]:
+            ids, xv = sampling._at_least(x[b], g[b, :n], np.float64(t), n * np.arange(64),
+                                         np.arange(64 * n, V))
+            assert sorted(ids.tolist()) == np.flatnonzero(x[b] >= t).tolist()
+            np.testing.assert_array_equal(xv, x[b, ids])
+
+
+def test_batched_crossings_agree_with_crossing_row_by_row():
+    # Rows built to hit every verdict: clear crossings, exact ties and near ties at the
+    # boundary, sums that never reach top_p ("more"), and loose bounds ("doubt").
+    rng = np.random.default_rng(4)
+    rows, S_lo, S_hi = [], [], []
+    for b in range(300):
+        kind = b % 5
+        e = np.exp(-rng.exponential(2, rng.integers(1, 40)))
+        if kind == 1:
+            e = np.round(e * 4) / 4 + 0.25                        # exact ties
+        elif kind == 2:
+            e[: e.size // 2] = e[0] * (1 + rng.integers(0, 3, e.size // 2) * 2.0 ** -52)  # near ties
+        S = float(np.sum(e)) * (rng.uniform(1, 1.5) if kind == 3 else 1.0)    # "more"
+        spread = 1e-3 if kind == 4 else 1e-9                                  # loose bounds
+        rows.append(e)
+        S_lo.append(S * (1 - spread))
+        S_hi.append(S * (1 + spread))
+    B = len(rows)
+    ids = [rng.permutation(1000)[:e.size] for e in rows]
+    R = np.concatenate([np.full(e.size, b) for b, e in enumerate(rows)])
+    I = np.concatenate(ids)
+    E = np.concatenate(rows)
+    Z = np.log(E)
+    shuffle = rng.permutation(R.size)
+    for top_p in [0.3, 0.75, 0.9]:
+        out = np.full((B, 1000), -np.inf)
+        status = sampling._crossings(R[shuffle], I[shuffle], Z[shuffle], E[shuffle],
+                                     np.array(S_lo), np.array(S_hi), top_p, out)
+        verdicts = set()
+        for b, e in enumerate(rows):
+            v = np.sort(e)[::-1]
+            k, cum = nucleus._crossing(v, 0.0, 0, S_lo[b], S_hi[b], top_p)
+            want = np.full(1000, -np.inf)
+            if isinstance(k, str):
+                assert status[b] == {"more": 0, "doubt": -1}[k]
+                verdicts.add(k)
+            else:
+                assert status[b] == 1
+                verdicts.add("written")
+                nucleus._write_sparse(ids[b], np.log(e), e, v, k, cum, want)
+            np.testing.assert_array_equal(out[b], want)
+        assert verdicts == {"more", "doubt", "written"}
+
+
+@pytest.mark.parametrize("profile", ["peaked", "flat"])
+def test_rows_give_the_same_bits_in_any_batch(profile):
+    # Rows with different numbers of modified ids pad the batch tables differently; no row may
+    # notice (its path and thresholds depend on the row alone).
+    rng = np.random.default_rng(8)
+    x = make(profile, rng, B=4, V=6000)
+    hist = [list(rng.integers(0, 6000, 5 + 60 * b)) + [int(np.argmax(x[b]))] * b for b in range(4)]
+    kw = dict(temperature=0.7, top_p=0.9, frequency_penalty=0.4, presence_penalty=0.2,
+              logit_bias={int(np.argmax(x[0])): -100.0})
+    whole = process_logits(x, hist, **kw)
+    for b in range(4):
+        np.testing.assert_array_equal(whole[b], process_logits(x[b], hist[b], **kw))

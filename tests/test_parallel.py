@@ -130,3 +130,25 @@ def test_chunks_cover_the_batch_in_order(sizes):
     assert bounds[0][0] == 0 and bounds[-1][1] == len(texts)
     assert all(a < b for a, b in bounds)
     assert all(b == c for (_, b), (c, _) in zip(bounds, bounds[1:]))
+
+
+def test_tokens_from_workers_are_plain_ints(monkeypatch):
+    mine = _slow_here(monkeypatch)
+    enc = get_encoding("cl100k_base")
+    texts = TEXTS * 2
+    out = enc.encode_ordinary_batch(texts, processes=2)
+    assert sum(mine) < len(texts)  # the workers did some
+    assert out == [enc.encode_ordinary(t) for t in texts]
+    assert {type(t) for tokens in out for t in tokens} == {int}
+
+
+class _Upper:
+    def encode(self, text):
+        return [text.upper(), len(text)]
+
+
+def test_results_that_are_not_token_lists_travel_as_they_are(monkeypatch):
+    mine = _slow_here(monkeypatch)
+    texts = [f"t{i}" for i in range(40)]
+    assert parallel.map_batch(_Upper(), "encode", texts, {}, processes=2) == [[t.upper(), len(t)] for t in texts]
+    assert sum(mine) < len(texts)

@@ -65,42 +65,58 @@ def _mass_bounds_f32(x, M, yM, m: float, T: float, buf):
 
     x: one float32 row (V,); M, yM: the modified ids and their scores y (float64); m: the
     exact row max of y; buf: a float32 (V,) scratch row. Returns None when the bound would be
-    too loose to be useful (huge |m|, extreme T).
+    too loose to be useful (huge |m| / T, extreme T).
 
-    The pass computes 2**b with b = (x - c) * k, c = float32(m), k = float32(log2(e) / T):
-    float32 exp2 is about twice as fast as exp, and exp(z) = 2**(z log2(e)). Error analysis
-    (u = 2**-24): b differs from z log2(e), z = (x - m) / T, by at most log2(e) (3.01u(|z| +
-    eta) + eta), eta = |c - m| / T, so 2**b is within 3.01u(|z| + eta) + eta of exp(z)
-    (relative); numpy's float32 exp2 is within 1.8u (measured; we allow 16u). Summing e|z|
-    over the row is at most Z0 * S + V * Z0 * exp(-Z0) for any Z0 >= 1 (e^-z z decreases for
-    z >= 1), so with Z0 = 40 the relative error of the unmodified part is at most
-    1.01 (3.01u (40 + eta) + eta + 16u), plus 64u for the sum: each group of 64 is summed in
-    float32 (in any order, at most 63u), the group sums in float64. Underflowed terms add at
-    most V * 1e-37. The modified ids are summed in float64. (The group sums are a matrix-vector
-    product, ones(64) @ (64, n): twice as fast as numpy's reduction, and still 64 exact terms
-    per sum, added in whatever order BLAS likes.)
+    The pass sums 2**b over the unmodified ids, in float32, with k = float32(log2(e) / T):
+    float32 exp2 is about twice as fast as exp, and exp(v) = 2**(v log2(e)). Two ways to b
+    (u = 2**-24; z = (x - m) / T <= 0 for every unmodified id):
+
+    * shift-free, when -60 <= m log2(e) / T <= 100 (ordinary logits): b = x * k, one pass
+      fewer. b is within 2.01u |x| log2(e) / T of x log2(e) / T, so 2**b is within
+      2.02u |x| / T <= 2.02u (|m| / T + |z|) of exp(x / T) (relative), and the sum times
+      exp(-m / T) (float64) is the unmodified part of S. The bounds on m keep every 2**b
+      below 2**100 (no overflow) and the top token far above float32's underflow.
+    * shifted: b = (x - c) * k, c = float32(m). b is within log2(e) (3.01u(|z| + eta) + eta)
+      of z log2(e), eta = |c - m| / T, so 2**b is within 3.01u(|z| + eta) + eta of exp(z).
+
+    numpy's float32 exp2 is within 1.8u (measured; we allow 16u). Summing e|z| over the row is
+    at most Z0 * S + V * Z0 * exp(-Z0) for any Z0 >= 1 (e^-z z decreases for z >= 1); with
+    Z0 = 40 the relative error of the unmodified part is at most 1.01 (2.02u (40 + |m| / T)
+    + 16u), or 1.01 (3.01u (40 + eta) + eta + 16u) shifted, plus 64u for the sum: each group of
+    64 is summed in float32 (in any order, at most 63u), the group sums in float64. Underflowed
+    terms add at most V * 1e-37 (times exp(-m / T) shift-free). The modified ids are summed in
+    float64. (The group sums are a matrix-vector product, ones(64) @ (64, n): twice as fast as
+    numpy's reduction, and still 64 exact terms per sum, added in whatever order BLAS likes.)
     """
     if not (abs(m) < 1e38 and 1e-37 < 1.0 / T < 1e37):  # e.g. T = 1e-300: 1/T is no float32
         return None
-    c, k = np.float32(m), np.float32(_LOG2E / T)
-    eta = abs(float(c) - m) / T
-    rel = 1.01 * (3.01 * _EPS32 * (40 + eta) + eta + 16 * _EPS32) + 64 * _EPS32
+    k = np.float32(_LOG2E / T)
+    if -60 <= m * _LOG2E / T <= 100:
+        c, scale = None, math.exp(-m / T)
+        rel = 1.01 * (2.02 * _EPS32 * (40 + abs(m) / T) + 16 * _EPS32) + 64 * _EPS32
+    else:
+        c, scale = np.float32(m), 1.0
+        eta = abs(float(c) - m) / T
+        rel = 1.01 * (3.01 * _EPS32 * (40 + eta) + eta + 16 * _EPS32) + 64 * _EPS32
     if rel > 1e-3:
         return None
     V = x.shape[0]
     n = V // _STRIPES
     with np.errstate(all="ignore"):
-        np.subtract(x, c, out=buf)
-        np.multiply(buf, k, out=buf)
+        if c is None:
+            np.multiply(x, k, out=buf)
+        else:
+            np.subtract(x, c, out=buf)
+            np.multiply(buf, k, out=buf)
         if M.size:
             buf[M] = -np.inf                                # summed exactly below
         np.exp2(buf, out=buf)
         columns = _ONES32 @ buf[:n * _STRIPES].reshape(_STRIPES, n)    # (n,) float32 group sums
-        s_u = float(columns.sum(dtype=np.float64)) + float(buf[n * _STRIPES:].sum(dtype=np.float64))
+        s_u = scale * (float(columns.sum(dtype=np.float64)) + float(buf[n * _STRIPES:].sum(dtype=np.float64)))
         s_m = float(np.sum(np.exp((yM - m) / T))) if M.size else 0.0
     if not math.isfinite(s_u + s_m):
         return None
-    absolute = V * (1e-37 + 40 * math.exp(-40) * 4 * _EPS32)
+    absolute = V * (1e-37 * scale + 40 * math.exp(-40) * 4 * _EPS32)
     lo = (max(s_u - absolute, 0.0) / (1 + rel) + s_m) * (1 - 1e-12)
     hi = ((s_u + absolute) / (1 - rel) + s_m) * (1 + 1e-12)
     return max(lo, 1.0 - 1e-12), hi   # S >= 1: the top token has e = exp(0) = 1

@@ -251,10 +251,11 @@ def _process_fast(x, hist, T: float, top_p: float, fp: float, pp: float, bias: d
     scratch = _Scratch(V)
     dense = range(B)
     if top_p < 1:
-        # subtle: one fill of the whole output first. Filling each row after its pass would
-        # keep three rows (x, scratch, out) in L2 at once and fault the pages in one by one.
-        out.fill(-np.inf)
         top, w, sparse = _top_scores(x, Gc, PM, m, T, top_p)              # c.
+        # subtle: the sparse rows' output is filled first, in one sweep. Filling each row after
+        # its pass would keep three rows (x, scratch, out) in L2 at once.
+        for b in np.flatnonzero(sparse):
+            out[b].fill(-np.inf)
         dense = sorted(_sparse_rows(x, G, keys, y, bounds, m, top, w, np.flatnonzero(sparse),
                                     T, top_p, out, scratch) + np.flatnonzero(~sparse).tolist())
     for b in dense:                                                        # g.

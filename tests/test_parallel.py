@@ -93,8 +93,6 @@ def test_a_text_that_is_not_a_str_raises_the_serial_error(bad):
 
 def test_spawned_workers_give_the_same_result(monkeypatch):
     # Windows and macOS start workers with 'spawn': nothing is inherited, all travels by pickle.
-    import multiprocessing
-
     monkeypatch.setattr(parallel, "_context", lambda: multiprocessing.get_context("spawn"))
     mine = _slow_here(monkeypatch)
     enc = get_encoding("cl100k_base")
@@ -152,3 +150,15 @@ def test_results_that_are_not_token_lists_travel_as_they_are(monkeypatch):
     texts = [f"t{i}" for i in range(40)]
     assert parallel.map_batch(_Upper(), "encode", texts, {}, processes=2) == [[t.upper(), len(t)] for t in texts]
     assert sum(mine) < len(texts)
+
+
+class _Unpicklable:
+    def __init__(self):
+        self.encode = lambda text: [len(text)]  # a lambda cannot be pickled for spawn
+
+
+def test_workers_that_cannot_start_leave_the_work_here_with_a_warning(monkeypatch):
+    monkeypatch.setattr(parallel, "_context", lambda: multiprocessing.get_context("spawn"))
+    texts = [f"t{i}" for i in range(40)]
+    with pytest.warns(RuntimeWarning, match=r"worker processes could not start \(.*\); the batch was encoded"):
+        assert parallel.map_batch(_Unpicklable(), "encode", texts, {}, processes=2) == [[len(t)] for t in texts]

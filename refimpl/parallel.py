@@ -57,8 +57,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-# Below this many characters in the whole batch, one process is faster.
+# Below this many characters in the whole batch, one process is faster (automatic mode).
+# Spawned workers take a few tenths of a second to start: they need a larger batch.
 PARALLEL_MIN_CHARS = 1_000_000
+PARALLEL_MIN_CHARS_SPAWN = 6_000_000
 # Chunks per process: more chunks balance better at the end, each costs a message.
 CHUNKS_PER_PROCESS = 16
 # Each UTF-8 byte of a character beyond its first counts this many ASCII characters (measured
@@ -74,8 +76,9 @@ def _text_cost(text: str) -> int:
     return len(text) + EXTRA_BYTE_COST * extra
 
 
-def resolve_processes(processes: int | None, texts: Sequence[str]) -> int:
-    """How many processes to use: ``processes`` if given, else all cores for a large batch.
+def resolve_processes(processes: int | None, texts: Sequence[str], min_chars: int = PARALLEL_MIN_CHARS) -> int:
+    """How many processes to use: ``processes`` if given, else all cores for a batch of at
+    least ``min_chars`` characters.
 
     >>> resolve_processes(None, ["a short batch"]), resolve_processes(2, ["a"])
     (1, 2)
@@ -84,7 +87,7 @@ def resolve_processes(processes: int | None, texts: Sequence[str]) -> int:
         if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
             raise ValueError(f"`processes` must be a whole number >= 1 or None (automatic), got {processes!r}")
         return processes
-    if len(texts) < 2 or sum(len(t) for t in texts if isinstance(t, str)) < PARALLEL_MIN_CHARS:
+    if len(texts) < 2 or sum(len(t) for t in texts if isinstance(t, str)) < min_chars:
         return 1
     return max(1, min(os.cpu_count() or 1, len(texts)))
 
@@ -165,7 +168,7 @@ def _claim(counters, lock, front: bool) -> int | None:
 
 
 def _worker_main(job: tuple, bounds, counters, lock, results) -> None:
-    encoding, method, kwargs, texts = job
+    texts, encoding, method, kwargs = job
     while (i := _claim(counters, lock, front=True)) is not None:
         a, b = bounds[i]
         try:
@@ -210,7 +213,9 @@ def map_batch(encoding, method: str, texts: Sequence[str], kwargs: dict, process
     [[31373], [6894]]
     """
     texts = list(texts)
-    n = resolve_processes(processes, texts)
+    ctx = _context()
+    forking = ctx.get_start_method() == "fork"
+    n = resolve_processes(processes, texts, PARALLEL_MIN_CHARS if forking else PARALLEL_MIN_CHARS_SPAWN)
     if n > 1 and not all(isinstance(t, str) for t in texts):
         n = 1  # the serial loop raises the error the first bad text gets
     if multiprocessing.current_process().daemon:
@@ -218,7 +223,7 @@ def map_batch(encoding, method: str, texts: Sequence[str], kwargs: dict, process
     bounds = chunk_bounds(texts, CHUNKS_PER_PROCESS * n) if n > 1 else []
     if len(bounds) < 2:
         return _encode_all(encoding, method, texts, kwargs)
-    done = _run(encoding, method, texts, kwargs, bounds, min(n - 1, len(bounds) - 1))
+    done = _run(ctx, encoding, method, texts, kwargs, bounds, min(n - 1, len(bounds) - 1))
     out: list = []
     for i in range(len(bounds)):
         ok, value = done[i]
@@ -231,13 +236,14 @@ def map_batch(encoding, method: str, texts: Sequence[str], kwargs: dict, process
     return out
 
 
-def _run(encoding, method: str, texts: list, kwargs: dict, bounds: list, n_workers: int) -> dict:
+def _run(ctx, encoding, method: str, texts: list, kwargs: dict, bounds: list, n_workers: int) -> dict:
     """Steps 2-4: ``{chunk index: (True, results) or (False, (error, remote traceback))}``."""
-    ctx = _context()
     counters = ctx.RawArray("q", [0, len(bounds) - 1])  # next from the front, next from the back
     lock = ctx.Lock()
     results = ctx.Queue()
-    job = (encoding, method, kwargs, texts)
+    # subtle: texts first. A spawned worker unpickles as it reads, and the encoding (by name)
+    # means importing refimpl; after the texts, that no longer holds up start() here.
+    job = (texts, encoding, method, kwargs)
     workers = [ctx.Process(target=_worker_main, args=(job, bounds, counters, lock, results), daemon=True)
                for _ in range(n_workers)]
     failures: list = []

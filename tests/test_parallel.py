@@ -162,3 +162,9 @@ def test_workers_that_cannot_start_leave_the_work_here_with_a_warning(monkeypatc
     texts = [f"t{i}" for i in range(40)]
     with pytest.warns(RuntimeWarning, match=r"worker processes could not start \(.*\); the batch was encoded"):
         assert parallel.map_batch(_Unpicklable(), "encode", texts, {}, processes=2) == [[len(t)] for t in texts]
+
+
+def test_spawned_workers_need_a_larger_batch_in_automatic_mode():
+    big = ["x" * 1000] * (parallel.PARALLEL_MIN_CHARS // 1000 + 1)
+    assert resolve_processes(None, big, parallel.PARALLEL_MIN_CHARS_SPAWN) == 1
+    assert resolve_processes(2, big, parallel.PARALLEL_MIN_CHARS_SPAWN) == 2

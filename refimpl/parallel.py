@@ -76,7 +76,8 @@ def _text_cost(text: str) -> int:
     return len(text) + EXTRA_BYTE_COST * extra
 
 
-def resolve_processes(processes: int | None, texts: Sequence[str], min_chars: int = PARALLEL_MIN_CHARS) -> int:
+def resolve_processes(processes: int | None, texts: Sequence[str],
+                      min_chars: int = PARALLEL_MIN_CHARS) -> int:
     """How many processes to use: ``processes`` if given, else all cores for a batch of at
     least ``min_chars`` characters.
 
@@ -205,8 +206,8 @@ def _start_all(workers: list, failures: list) -> None:
 def map_batch(encoding, method: str, texts: Sequence[str], kwargs: dict, processes: int | None) -> list:
     """``[getattr(encoding, method)(t, **kwargs) for t in texts]``, on ``processes`` processes.
 
-    ``method`` returns a list of token ids (any other list also works, unpacked). Raises what
-    the serial loop raises, for the first text that fails.
+    ``method`` returns a list of token ids (other results travel pickled, as they are). Raises
+    what the serial loop raises, for the first text that fails.
 
     >>> from refimpl import get_encoding
     >>> map_batch(get_encoding("gpt2"), "encode_ordinary", ["hello", "world"], {}, processes=2)
@@ -251,8 +252,8 @@ def _run(ctx, encoding, method: str, texts: list, kwargs: dict, bounds: list, n_
         _start_all(workers, failures)  # quick: nothing to send
         starter = None
     else:
-        # A spawned worker reads its job (all the texts) and imports refimpl while start()
-        # waits: let a thread wait, and start encoding here at once.
+        # start() waits until a spawned worker has started Python and read its job (all the
+        # texts): let a thread wait, and start encoding here at once.
         starter = threading.Thread(target=_start_all, args=(workers, failures), daemon=True)
         starter.start()
     done: dict[int, tuple[bool, Any]] = {}
@@ -283,10 +284,11 @@ def _run(ctx, encoding, method: str, texts: list, kwargs: dict, bounds: list, n_
         # 4. the rest. Missing results with no worker left alive will never come: one died
         # (killed, out of memory) with a chunk it had claimed.
         while len(done) < len(bounds):
-            if not receive(block=True) and not any(w.is_alive() for w in workers) and not receive(block=False):
-                codes = [w.exitcode for w in workers]
-                raise BrokenProcessPool(f"a worker process died while encoding the batch (exit codes {codes}); "
-                                        "no result is returned: retry, or pass processes=1")
+            if receive(block=True) or any(w.is_alive() for w in workers) or receive(block=False):
+                continue
+            codes = [w.exitcode for w in workers]
+            raise BrokenProcessPool(f"a worker process died while encoding the batch (exit codes {codes}); "
+                                    "no result is returned: retry, or pass processes=1")
     finally:
         if starter is not None:
             starter.join()

@@ -94,7 +94,7 @@ def test_a_text_that_is_not_a_str_raises_the_serial_error(bad):
 def test_spawned_workers_give_the_same_result(monkeypatch):
     # Windows and macOS start workers with 'spawn': nothing is inherited, all travels by pickle.
     monkeypatch.setattr(parallel, "_context", lambda: multiprocessing.get_context("spawn"))
-    mine = _slow_here(monkeypatch)
+    mine = _slow_here(monkeypatch, seconds=0.05)  # a spawned worker takes ~0.3 s to start
     enc = get_encoding("cl100k_base")
     texts = TEXTS * 3
     assert enc.encode_ordinary_batch(texts, processes=2) == [enc.encode_ordinary(t) for t in texts]

@@ -4,8 +4,9 @@ the memory floor, for peaked and flat logits, as ratios measured in one run.
     python benchmarks/compare_sampling.py            # B = 64, V = 200,019 (the step)
     python benchmarks/compare_sampling.py --quick    # B = 8, fewer repeats (CI smoke)
 
-Each peer is warmed up once, then run `--repeat` times in rotation (refimpl, floors, peers,
-refimpl, ...) so that machine noise hits all of them alike; the table shows medians and ratios.
+Each peer is warmed up once, then run `--repeat` times in rotation, the starting peer moving by
+one each round, so that machine noise and the after-effects of one peer on the next hit all of
+them alike; the table shows medians and ratios.
 "The floor" is one read-and-write pass over the logits array, measured two ways: `x.copy()`
 (allocates its result, as process_logits must) and `np.add(x, 0, out=y)` into a preallocated y.
 torch (optional, never a refimpl dependency) is the same computation batched on the CPU with
@@ -55,8 +56,11 @@ def measure(profile: str, batch: int, repeat: int, per_row_repeat: int):
     times = {name: [] for name in runs}
     for fn in runs.values():  # warm-up
         fn()
-    for _ in range(repeat):
-        for name, fn in runs.items():
+    order = list(runs.items())
+    for i in range(repeat):
+        # subtle: the start moves every round, so each peer follows each other peer equally
+        # often (after torch's threads, memory allocation and timing are measurably slower)
+        for name, fn in order[i % len(order):] + order[:i % len(order)]:
             times[name].append(_timed(fn))
     slow = lambda: per_row_numpy(logits, history, bias, seeds)  # noqa: E731
     slow()

@@ -104,8 +104,8 @@ def _lookup(get, piece: bytes, lo, hi) -> np.ndarray:
 
 def _round(get, piece: bytes, starts: np.ndarray, pairs: np.ndarray):
     """One round. ``starts`` are the part starts plus ``len(piece)``; ``pairs[k]`` the rank of
-    parts k and k+1. Returns the new (starts, pairs), or None when the round must not stand
-    (a new pair ranks below the merged one) or there is nothing to merge."""
+    parts k and k+1. Returns the new (starts, pairs, number of merges), or None when the round
+    must not stand (a new pair ranks below the merged one) or there is nothing to merge."""
     r = pairs.min()
     if r == _NONE:
         return None
@@ -169,7 +169,7 @@ def bpe_rounds_bounds(ranks: Ranks, piece: bytes, min_share: float = ROUND_MIN_S
 
 def _finish_with_heap(get, piece: bytes, starts: np.ndarray, pairs: np.ndarray) -> list[int]:
     n = len(piece)
-    s = starts.tolist()
+    s, ranks_of_pairs = starts.tolist(), pairs.tolist()
     end = list(range(1, n + 1))
     prev = list(range(-1, n - 1))
     pair: list = [None] * n
@@ -177,8 +177,8 @@ def _finish_with_heap(get, piece: bytes, starts: np.ndarray, pairs: np.ndarray) 
         end[a] = b
         if b < n:
             prev[b] = a
-        if k < len(pairs) and pairs[k] != _NONE:
-            pair[a] = int(pairs[k])
+        if k < len(ranks_of_pairs) and ranks_of_pairs[k] != _NONE:
+            pair[a] = ranks_of_pairs[k]
     end = heap_merge(get, piece, end, prev, pair)
     out, i = [], 0
     while i < n:

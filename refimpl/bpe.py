@@ -106,7 +106,16 @@ def bpe_merge_heap(ranks: Ranks, piece: bytes) -> list[bytes]:
 def heap_merge(get, piece: bytes, end: list, prev: list, pair: list) -> list:
     """The merge loop of :func:`bpe_merge_heap`, from any state (``end``, ``prev``, ``pair`` as
     described there, indexed by byte offset; only the entries at part starts matter).
-    ``get`` is ``ranks.get``. Returns ``end`` after the last merge."""
+    ``get`` is ``ranks.get``. Returns ``end`` after the last merge.
+
+    From "ab" + "a" + "b" (parts at 0, 2, 3; the pair at 0 is "aba", not a token): "a" + "b"
+    merge, then "ab" + "ab", so the part at 0 ends at 4.
+
+    >>> ranks = {b"a": 0, b"b": 1, b"ab": 2, b"abab": 3}
+    >>> end = heap_merge(ranks.get, b"abab", [2, 2, 3, 4], [-1, 0, 0, 2], [None, None, 2, None])
+    >>> end[0]
+    4
+    """
     n = len(piece)
     # Heap entries are the ints rank * 2**32 + start: one int compares faster than a tuple,
     # and the order is the same (lowest rank, then leftmost).

@@ -198,6 +198,58 @@ def byte_pair_split(piece: bytes, ranks: Ranks) -> list[bytes]:
     return bpe_merge_fast(ranks, piece)
 
 
+# From given starting parts (see encode_from_bounds), the heap pays from about this many parts.
+LARGE_PARTS = 20
+
+
+def _merge_fast_from(get, piece: bytes, bounds: list) -> list:
+    """:func:`_merge_fast` from the parts ``bounds`` (their starts, plus the end); changes and
+    returns ``bounds``."""
+    pair = [get(piece[a:b], _NO_RANK) for a, b in zip(bounds, bounds[2:])]
+    while pair:
+        best = min(pair)
+        if best == _NO_RANK:
+            break
+        i = pair.index(best)
+        del bounds[i + 1]
+        del pair[i]
+        if i < len(pair):
+            pair[i] = get(piece[bounds[i]:bounds[i + 2]], _NO_RANK)
+        if i:
+            pair[i - 1] = get(piece[bounds[i - 1]:bounds[i + 1]], _NO_RANK)
+    return bounds
+
+
+def encode_from_bounds(piece: bytes, ranks: Ranks, bounds: list) -> list[int]:
+    """The token ids of ``piece`` by BPE that starts from the parts ``bounds`` (their starts,
+    plus the end) instead of single bytes; ``bounds`` is used up. Equal to
+    :func:`byte_pair_encode` when starting from those parts changes nothing, which is what
+    :mod:`refimpl.bpe_chars` proves for the parts it gives.
+
+    >>> ranks = {b"a": 0, b"b": 1, b"ab": 2, b"abab": 3}
+    >>> encode_from_bounds(b"abab", ranks, [0, 2, 4]), byte_pair_encode(b"abab", ranks)
+    ([3], [3])
+    """
+    get = ranks.get
+    try:
+        if len(bounds) <= LARGE_PARTS:
+            bounds = _merge_fast_from(get, piece, bounds)
+            return [ranks[piece[a:b]] for a, b in zip(bounds, bounds[1:])]
+        n = len(piece)
+        end, prev, pair = list(range(1, n + 1)), list(range(-1, n - 1)), [None] * n
+        for a, b, c in zip(bounds, bounds[1:], bounds[2:]):
+            end[a], prev[b], pair[a] = b, a, get(piece[a:c])
+        end[bounds[-2]] = n
+        end = heap_merge(get, piece, end, prev, pair)
+        out, i = [], 0
+        while i < n:
+            out.append(ranks[piece[i:end[i]]])
+            i = end[i]
+        return out
+    except KeyError as e:
+        raise _missing_byte_error(piece, e.args[0]) from None
+
+
 def byte_pair_encode(piece: bytes, ranks: Ranks) -> list[int]:
     """The token ids of one piece, by BPE alone (no whole-piece shortcut, as in tiktoken).
 

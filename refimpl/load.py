@@ -198,9 +198,40 @@ def bundled_rank_file_bytes(name: str) -> bytes:
 
 
 def load_bundled_ranks(name: str) -> dict[bytes, int]:
-    """``{token bytes: rank}`` of a bundled encoding's rank file, verified.
+    """``{token bytes: rank}`` of a bundled encoding's rank file, verified: a new dict.
 
     >>> len(load_bundled_ranks("r50k_base"))
     50256
     """
     return parse_tiktoken_bpe(bundled_rank_file_bytes(name), f"bundled {name}")
+
+
+# The bundled encodings share one dict per rank file (shared_bundled_ranks); tables computed
+# ahead from a rank file (refimpl.bpe_chars) apply to that very dict, never to a look-alike.
+_SHARED: dict[str, dict[bytes, int]] = {}
+
+
+def shared_bundled_ranks(name: str) -> dict[bytes, int]:
+    """:func:`load_bundled_ranks`, loaded once per process and shared by the bundled encodings
+    (the registry's constructors); do not change it.
+
+    >>> shared_bundled_ranks("r50k_base") is shared_bundled_ranks("r50k_base")
+    True
+    """
+    ranks = _SHARED.get(name)
+    if ranks is None:
+        ranks = _SHARED[name] = load_bundled_ranks(name)
+    return ranks
+
+
+def bundled_name(ranks: Mapping[bytes, int]) -> str | None:
+    """The name of the bundled rank file if ``ranks`` is the dict :func:`shared_bundled_ranks`
+    returns for it (that very object), else None.
+
+    >>> bundled_name(shared_bundled_ranks("r50k_base")), bundled_name(load_bundled_ranks("r50k_base"))
+    ('r50k_base', None)
+    """
+    for name, loaded in _SHARED.items():
+        if loaded is ranks:
+            return name
+    return None

@@ -7,11 +7,15 @@ whole-piece token, or goes through BPE (:mod:`refimpl.bpe`; very long pieces thr
 from __future__ import annotations
 
 from . import bpe_long
-from .bpe import byte_pair_encode
+from .bpe import byte_pair_encode, encode_from_bounds
+from .bpe_chars import CharStarts
 
 # The cache is cleared when it reaches this many entries, so memory stays bounded on endless
 # streams of new text.
 PIECE_CACHE_LIMIT = 200_000
+# Pieces with at least this many bytes beyond one per character start BPE from whole
+# characters (refimpl.bpe_chars); for fewer, finding them costs more than the merges it saves.
+CHAR_START_MIN_SAVED = 2
 
 
 class PieceCache(dict):
@@ -26,6 +30,7 @@ class PieceCache(dict):
         super().__init__()
         self.ranks = ranks
         self._joinable = None  # bpe_long.joinable_pairs(ranks), built for the first long piece
+        self._chars = CharStarts(ranks)  # which characters BPE may start whole
 
     def __missing__(self, piece: str) -> tuple[int, ...]:
         data = piece.encode("utf-8")
@@ -36,6 +41,9 @@ class PieceCache(dict):
             if self._joinable is None:
                 self._joinable = bpe_long.joinable_pairs(self.ranks)
             tokens = tuple(bpe_long.encode_long_piece(data, self.ranks, self._joinable))
+        elif len(data) - len(piece) >= CHAR_START_MIN_SAVED:
+            # multi-byte characters: start from whole ones where that changes nothing
+            tokens = tuple(encode_from_bounds(data, self.ranks, self._chars.bounds(piece, data)))
         else:
             tokens = tuple(byte_pair_encode(data, self.ranks))
         if len(self) >= PIECE_CACHE_LIMIT:

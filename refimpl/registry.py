@@ -9,7 +9,7 @@ import threading
 from typing import Any, Callable
 
 from .core import Encoding
-from .load import load_bundled_ranks
+from .load import shared_bundled_ranks
 
 ENDOFTEXT = "<|endoftext|>"
 FIM_PREFIX = "<|fim_prefix|>"
@@ -44,7 +44,7 @@ def gpt2() -> dict[str, Any]:
         "name": "gpt2",
         "explicit_n_vocab": 50257,
         "pat_str": R50K_PAT_STR,
-        "mergeable_ranks": load_bundled_ranks("r50k_base"),
+        "mergeable_ranks": shared_bundled_ranks("r50k_base"),
         "special_tokens": {ENDOFTEXT: 50256},
     }
 
@@ -54,7 +54,7 @@ def r50k_base() -> dict[str, Any]:
         "name": "r50k_base",
         "explicit_n_vocab": 50257,
         "pat_str": R50K_PAT_STR,
-        "mergeable_ranks": load_bundled_ranks("r50k_base"),
+        "mergeable_ranks": shared_bundled_ranks("r50k_base"),
         "special_tokens": {ENDOFTEXT: 50256},
     }
 
@@ -64,7 +64,7 @@ def p50k_base() -> dict[str, Any]:
         "name": "p50k_base",
         "explicit_n_vocab": 50281,
         "pat_str": R50K_PAT_STR,
-        "mergeable_ranks": load_bundled_ranks("p50k_base"),
+        "mergeable_ranks": shared_bundled_ranks("p50k_base"),
         "special_tokens": {ENDOFTEXT: 50256},
     }
 
@@ -73,7 +73,7 @@ def p50k_edit() -> dict[str, Any]:
     return {
         "name": "p50k_edit",
         "pat_str": R50K_PAT_STR,
-        "mergeable_ranks": load_bundled_ranks("p50k_base"),
+        "mergeable_ranks": shared_bundled_ranks("p50k_base"),
         "special_tokens": {ENDOFTEXT: 50256, FIM_PREFIX: 50281, FIM_MIDDLE: 50282, FIM_SUFFIX: 50283},
     }
 
@@ -82,7 +82,7 @@ def cl100k_base() -> dict[str, Any]:
     return {
         "name": "cl100k_base",
         "pat_str": CL100K_PAT_STR,
-        "mergeable_ranks": load_bundled_ranks("cl100k_base"),
+        "mergeable_ranks": shared_bundled_ranks("cl100k_base"),
         "special_tokens": {
             ENDOFTEXT: 100257,
             FIM_PREFIX: 100258,
@@ -97,7 +97,7 @@ def o200k_base() -> dict[str, Any]:
     return {
         "name": "o200k_base",
         "pat_str": O200K_PAT_STR,
-        "mergeable_ranks": load_bundled_ranks("o200k_base"),
+        "mergeable_ranks": shared_bundled_ranks("o200k_base"),
         "special_tokens": {ENDOFTEXT: 199999, ENDOFPROMPT: 200018},
     }
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refimpl import get_encoding
+from refimpl import bpe_chars, get_encoding
 from refimpl.bpe import bpe_merge_textbook, byte_pair_encode, encode_from_bounds
 from refimpl.bpe_chars import (
     CharStarts,
@@ -21,6 +21,7 @@ from refimpl.bpe_chars import (
     shipped_table,
     token_ends,
 )
+from refimpl.errors import RankFileError
 from refimpl.load import EXPECTED_HASHES, bundled_name, load_bundled_ranks
 
 # Characters that share lead bytes (Cyrillic d0/d1, CJK e4 b8, a 4-byte emoji), so that
@@ -153,6 +154,12 @@ def test_shipped_tables_equal_the_tables_computed_from_the_rank_files(name):
     shipped = {ch: parse_table_line(line) for ch, line in shipped_table(name).items()}
     assert shipped == char_table(load_bundled_ranks(name))
     assert len(shipped) > 250
+
+
+def test_a_shipped_table_that_does_not_match_its_hash_is_refused(monkeypatch):
+    monkeypatch.setitem(bpe_chars.SHIPPED_TABLE_HASHES, "cl100k_base", "0" * 64)
+    with pytest.raises(RankFileError, match=r"char_starts/cl100k_base.txt does not match its pinned sha256 0{64}.*reinstall"):
+        shipped_table("cl100k_base")
 
 
 def test_the_shipped_table_is_used_only_for_the_bundled_dict_itself():

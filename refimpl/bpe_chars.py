@@ -57,6 +57,7 @@ from .load import EXPECTED_HASHES, bundled_name, load_bundled_ranks
 
 Ranks = Mapping[bytes, int]
 
+
 def utf8_length(lead: int) -> int:
     """Bytes in a UTF-8 character that starts with byte ``lead``; 0 for a continuation byte.
 
@@ -180,10 +181,10 @@ def char_bounds_reference(ranks: Ranks, data: bytes) -> list[int]:
 
 # SHA-256 of the shipped tables (refimpl/_data/char_starts/NAME.txt), checked on reading.
 SHIPPED_TABLE_HASHES = {
-    'r50k_base': '943b1b50a503e9b03fb921be1fe3382878767ea9f14dd3ef6eea404bb2e561e9',
-    'p50k_base': '943b1b50a503e9b03fb921be1fe3382878767ea9f14dd3ef6eea404bb2e561e9',
-    'cl100k_base': '1cb537e1045e8eee2a5624ac40584fb3e88316aaedde4f19d9fd939acb361d35',
-    'o200k_base': '08bdb9e4ffec8c0bca8dab9b0fe41267ee6106dd189a1324a5121b973825eb47',
+    "r50k_base": "943b1b50a503e9b03fb921be1fe3382878767ea9f14dd3ef6eea404bb2e561e9",
+    "p50k_base": "943b1b50a503e9b03fb921be1fe3382878767ea9f14dd3ef6eea404bb2e561e9",
+    "cl100k_base": "1cb537e1045e8eee2a5624ac40584fb3e88316aaedde4f19d9fd939acb361d35",
+    "o200k_base": "08bdb9e4ffec8c0bca8dab9b0fe41267ee6106dd189a1324a5121b973825eb47",
 }
 
 
@@ -396,4 +397,4 @@ class CharStarts:
 if __name__ == "__main__":
     here = os.path.dirname(os.path.abspath(__file__))
     for name, digest in write_shipped_tables(os.path.join(here, "_data", "char_starts")).items():
-        print(f"    {name!r}: {digest!r},")  # paste into SHIPPED_TABLE_HASHES
+        print(f'    "{name}": "{digest}",')  # paste into SHIPPED_TABLE_HASHES

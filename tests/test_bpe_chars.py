@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refimpl import bpe_chars, get_encoding
+from refimpl import Encoding, bpe_chars, get_encoding
 from refimpl.bpe import bpe_merge_textbook, byte_pair_encode, encode_from_bounds
 from refimpl.bpe_chars import (
     CharStarts,
@@ -169,3 +169,15 @@ def test_the_shipped_table_is_used_only_for_the_bundled_dict_itself():
     enc = get_encoding("cl100k_base")
     enc.encode_ordinary("\u043f\u0440\u0438\u0432\u0435\u0442, \u4e16\u754c")
     assert enc._cache._chars.table is not None
+
+
+@pytest.mark.parametrize("name", ["gpt2", "cl100k_base", "o200k_base"])
+def test_the_multilingual_corpus_encodes_as_tiktoken_encodes_it(encoding_pair, name):
+    # End to end, with the real tiktoken: a fresh Encoding (empty piece cache) sends every
+    # multi-byte piece of the corpus through the character starts.
+    shared, theirs = encoding_pair(name)
+    ours = Encoding(name, pat_str=shared._pat_str, mergeable_ranks=shared._mergeable_ranks,
+                    special_tokens=shared._special_tokens)
+    text = _multilingual_corpus()
+    assert ours.encode_ordinary(text) == theirs.encode_ordinary(text)
+    assert ours._cache._chars.table is not None

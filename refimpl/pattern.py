@@ -38,6 +38,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
 
+import numpy as np
 import regex
 
 from .unicode_tables import complement, known_property, property_ranges
@@ -303,6 +304,8 @@ class SplitPattern:
         # Characters already classified: safe (both tables agree) or suspect.
         self._safe_chars: set[str] = set()
         self._suspect_chars: set[str] = set()
+        # The same, by code point, for whole texts at once: 0 not seen, 1 safe, 2 suspect.
+        self._state: np.ndarray | None = None
         self._parsed = parsed
         self._stand_ins = None  # built on the first mostly-ASCII text
 
@@ -316,6 +319,38 @@ class SplitPattern:
             else:
                 self._safe_chars.add(char)
         return not chars.isdisjoint(self._suspect_chars)
+
+    def _classify_codepoints(self, cps: np.ndarray) -> None:
+        """:meth:`_classify` for new code points ``cps`` (unique, uint32), all at once: each
+        table is asked about all of them in one call (``regex`` searching a string of them,
+        ``numpy`` searching the Unicode 16.0 ranges) instead of once per character."""
+        chars = "".join(map(chr, cps.tolist()))
+        suspect = np.zeros(len(cps), dtype=bool)
+        for name in sorted(self._properties):
+            theirs = np.zeros(len(cps), dtype=bool)
+            program = regex.compile(r"\s" if name == "White_Space" else f"\\p{{{name}}}")
+            theirs[[m.start() for m in program.finditer(chars)]] = True
+            ranges = np.array(property_ranges(name), dtype=np.int64).reshape(-1, 2)
+            i = np.searchsorted(ranges[:, 0], cps, side="right") - 1
+            ours = (i >= 0) & (cps <= ranges[np.maximum(i, 0), 1])
+            suspect |= theirs != ours
+        self._state[cps] = np.where(suspect, 2, 1)
+        for char, bad in zip(chars, suspect.tolist()):
+            (self._suspect_chars if bad else self._safe_chars).add(char)
+
+    def _program_for_text(self, text: str):
+        """:meth:`_program_for_chars` for ``set(text)``, by code point in numpy: on
+        multilingual text, about a third of the time of building the set of characters."""
+        if self._state is None:
+            self._state = np.zeros(0x110000, dtype=np.uint8)
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        state = self._state[cps]
+        if state.min() == 0:  # characters never seen: classify them first
+            seen = np.zeros(len(self._state), dtype=bool)
+            seen[cps[state == 0]] = True  # (quicker than np.unique here)
+            self._classify_codepoints(np.flatnonzero(seen).astype(np.uint32))
+            state = self._state[cps]
+        return self._exact_program() if state.max() == 2 else self._fast
 
     def _exact_program(self):
         if self._exact is None:  # compiled on first need: the spelled-out classes are large
@@ -339,14 +374,13 @@ class SplitPattern:
         """The pieces of ``text``, in order, exactly as tiktoken splits it."""
         if text.isascii():
             return self._ascii.findall(text)
-        chars = set(text)
-        program = self._program_for_chars(chars)  # classifies the new characters first
         # Mostly ASCII (few non-ASCII runs in the first 4 KB): try the ASCII program.
         if self._parsed.stand_ins_ok and len(_NON_ASCII.findall(text, 0, 4096)) <= 64:
+            chars = set(text)  # quick when most characters are ASCII (cached one-letter strs)
+            program = self._program_for_chars(chars)  # classifies the new characters first
             pieces = self._findall_with_stand_ins(text, chars)
-            if pieces is not None:
-                return pieces
-        return program.findall(text)
+            return program.findall(text) if pieces is None else pieces
+        return self._program_for_text(text).findall(text)
 
     def _findall_with_stand_ins(self, text: str, chars: set[str]):
         """Split ``text`` with the ASCII program (see `_StandIns`), or None if some character of

@@ -128,3 +128,19 @@ def test_bad_pattern_error_names_the_pattern():
         SplitPattern("(unclosed")
     with pytest.raises(ValueError, match=r"unterminated \\p\{ in pattern"):
         SplitPattern(r"\p{L")
+
+
+@pytest.mark.parametrize("pat_str", list(PATTERNS.values()))
+def test_classifying_a_whole_text_at_once_equals_one_character_at_a_time(pat_str):
+    # findall classifies the characters of a multilingual text in numpy (_program_for_text);
+    # it must find exactly the suspects that the per-character _classify finds.
+    cps = _code_points_to_check() + list(range(0xD7F0, 0xE010))  # and lone surrogates
+    text = "".join(map(chr, cps))
+    one_by_one, at_once = SplitPattern(pat_str), SplitPattern(pat_str)
+    one_by_one._classify(set(text))
+    program = at_once._program_for_text(text)
+    assert one_by_one._suspect_chars  # the installed regex is newer than Unicode 16.0
+    assert at_once._suspect_chars == one_by_one._suspect_chars
+    assert at_once._safe_chars == one_by_one._safe_chars
+    assert program is at_once._exact_program()
+    assert at_once._program_for_text("\u00e9\u4e2d\u043f") is at_once._fast  # none suspect

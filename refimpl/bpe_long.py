@@ -38,6 +38,8 @@ token), both above 1, so the round stands. Next round: rank 2 -> "aaaa" "a".
 """
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 
 from .bpe import Ranks, byte_pair_encode, heap_merge
@@ -211,17 +213,33 @@ def encode_long_piece(piece: bytes, ranks: Ranks, joinable: np.ndarray) -> list[
     [3, 2, 3]
     """
     bounds = [0, *unmergeable_cuts(piece, joinable), len(piece)]
-    out: list[int] = []
-    for a, b in zip(bounds, bounds[1:]):
+    segments = [piece[a:b] for a, b in zip(bounds, bounds[1:])]
+    # A segment's merges depend on its bytes alone, so each distinct segment is merged once: a
+    # long run of CJK text is cut into many short segments (one or two bytes, often), mostly
+    # seen before.
+    return list(chain.from_iterable(map(_SegmentTokens(ranks).__getitem__, segments)))
+
+
+class _SegmentTokens(dict):
+    """``{segment: its token ids}``, each computed on first use: by rounds if the segment is
+    long, else by ``byte_pair_encode``. (Starting short segments from whole characters, as
+    pieces do, was 10% quicker on a megabyte of common Han characters and 12% slower on rare
+    ones, most of which are no token in cl100k_base: not kept.)"""
+
+    def __init__(self, ranks: Ranks):
+        super().__init__()
+        self.ranks = ranks
+
+    def __missing__(self, segment: bytes) -> list[int]:
         # subtle: no "whole segment is a token" shortcut here. tiktoken takes that shortcut
         # for whole pieces only, and a token need not be its own BPE (a vocabulary can hold
         # tokens that merges never reach), so a segment always goes through the merges.
-        segment = piece[a:b]
         if len(segment) >= ROUNDS_PIECE:
             try:
-                out.extend(bpe_rounds_encode(segment, ranks))
+                tokens = bpe_rounds_encode(segment, self.ranks)
             except KeyError:
-                out.extend(byte_pair_encode(segment, ranks))  # raises the clear missing-byte error
+                tokens = byte_pair_encode(segment, self.ranks)  # raises the clear missing-byte error
         else:
-            out.extend(byte_pair_encode(segment, ranks))
-    return out
+            tokens = byte_pair_encode(segment, self.ranks)
+        self[segment] = tokens
+        return tokens

@@ -374,8 +374,11 @@ class SplitPattern:
         """The pieces of ``text``, in order, exactly as tiktoken splits it."""
         if text.isascii():
             return self._ascii.findall(text)
-        # Mostly ASCII (few non-ASCII runs in the first 4 KB): try the ASCII program.
-        if self._parsed.stand_ins_ok and len(_NON_ASCII.findall(text, 0, 4096)) <= 64:
+        # Mostly ASCII (few non-ASCII runs, and characters, in the first 4 KB): try the ASCII
+        # program. (Counting runs alone sent a megabyte of CJK text, one run, this way, to find
+        # stand-ins for 20,000 distinct characters.)
+        runs = _NON_ASCII.findall(text, 0, 4096)
+        if self._parsed.stand_ins_ok and len(runs) <= 64 and sum(map(len, runs)) <= 1024:
             chars = set(text)  # quick when most characters are ASCII (cached one-letter strs)
             program = self._program_for_chars(chars)  # classifies the new characters first
             pieces = self._findall_with_stand_ins(text, chars)

@@ -140,6 +140,24 @@ def test_one_hundred_kilobytes_of_random_letters_match_tiktoken(encoding_pair):
     ours._cache.clear()
 
 
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+@pytest.mark.parametrize("alphabet", ["common", "rare"])
+def test_long_runs_of_han_characters_match_tiktoken(encoding_pair, name, alphabet):
+    # One 60 KB piece: cut into many short segments, most of them repeated (each distinct
+    # one is merged once); the first 4 KB is one non-ASCII run, which must not be taken for
+    # mostly-ASCII text by the splitter.
+    ours, theirs = encoding_pair(name)
+    rng = random.Random(11)
+    if alphabet == "common":
+        chars = "\u7684\u4e00\u662f\u4e0d\u4e86\u4eba\u6211\u5728\u6709\u4ed6\u8fd9\u4e2d\u5927\u6765\u4e0a"
+        piece = "".join(rng.choice(chars) for _ in range(20_000))
+    else:
+        piece = "".join(chr(rng.randrange(0x4E00, 0xA000)) for _ in range(20_000))
+    ours._cache.clear()
+    assert ours.encode_ordinary(piece) == theirs.encode_ordinary(piece)
+    ours._cache.clear()
+
+
 def test_a_missing_byte_in_a_long_piece_gets_the_clear_error():
     ranks = {bytes([i]): i for i in range(256) if i != ord("z")} | {b"aa": 300}
     piece = b"a" * 5000 + b"z"

@@ -144,3 +144,16 @@ def test_classifying_a_whole_text_at_once_equals_one_character_at_a_time(pat_str
     assert at_once._safe_chars == one_by_one._safe_chars
     assert program is at_once._exact_program()
     assert at_once._program_for_text("\u00e9\u4e2d\u043f") is at_once._fast  # none suspect
+
+
+def test_a_long_run_of_non_ascii_text_is_not_taken_for_mostly_ascii(monkeypatch):
+    # One run of 4,000 CJK characters used to pass the "few non-ASCII runs" test and look
+    # for ASCII stand-ins for every distinct character; few runs and few characters now.
+    split = SplitPattern(CL100K_PAT_STR)
+    calls = []
+    monkeypatch.setattr(split, "_findall_with_stand_ins", lambda text, chars: calls.append(text))
+    text = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(4000))
+    assert split.findall(text) == split.exact_findall(text)
+    assert not calls
+    split.findall("caf\u00e9 " + "plain words " * 400)  # mostly ASCII: stand-ins are still tried
+    assert calls

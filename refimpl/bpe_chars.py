@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from importlib import resources
 from itertools import compress, islice
 from operator import itemgetter, not_
@@ -294,6 +295,7 @@ class CharStarts:
         self._indexed = 0  # every token of rank < _indexed is in the index
         # walked in step; in rank order for tables read from a rank file
         self._tokens, self._ranks = iter(ranks.keys()), iter(ranks.values())
+        self._lock = threading.Lock()
 
     def _add(self, token: bytes, rank: int) -> None:
         tail, head = token_ends(token)
@@ -329,24 +331,32 @@ class CharStarts:
 
     def _index_up_to(self, limit: int) -> None:
         """Index every token of rank < ``limit``: on from where the walk stopped while the
-        table is in rank order (ranks 0, 1, 2, ...), else all of it, sorted, once."""
+        table is in rank order (ranks 0, 1, 2, ...), else all of it, sorted, once.
+
+        subtle: threads. The walk takes tokens and ranks from two iterators, and ``_indexed``
+        tells readers the index is complete up to there: both under one lock, and
+        ``_indexed`` moves only after the tokens are in."""
         if self._indexed >= limit:
             return
-        start = self._indexed
-        size = max(4096, limit - start)
-        tokens = list(islice(self._tokens, size))
-        ranks = range(start, start + len(tokens))
-        if list(islice(self._ranks, size)) == list(ranks):
-            self._indexed = start + len(tokens) if len(tokens) == size else 1 << 62
-        else:  # not in rank order: index everything, sorted, once
-            self._tails.clear()
-            self._heads.clear()
-            by_rank = sorted(self.ranks.items(), key=lambda item: item[1])
-            tokens, ranks = [t for t, _ in by_rank], [r for _, r in by_rank]
-            self._indexed = 1 << 62
-        # only a token with a byte above 127 can hold part of a multi-byte character
-        wanted = list(map(not_, map(bytes.isascii, tokens)))
-        self._add_many(compress(tokens, wanted), compress(ranks, wanted))
+        with self._lock:
+            if self._indexed >= limit:
+                return
+            start = self._indexed
+            size = max(4096, limit - start)
+            tokens = list(islice(self._tokens, size))
+            ranks = range(start, start + len(tokens))
+            if list(islice(self._ranks, size)) == list(ranks):
+                indexed = start + len(tokens) if len(tokens) == size else 1 << 62
+            else:  # not in rank order: index everything, sorted, once
+                self._tails.clear()
+                self._heads.clear()
+                by_rank = sorted(self.ranks.items(), key=lambda item: item[1])
+                tokens, ranks = [t for t, _ in by_rank], [r for _, r in by_rank]
+                indexed = 1 << 62
+            # only a token with a byte above 127 can hold part of a multi-byte character
+            wanted = list(map(not_, map(bytes.isascii, tokens)))
+            self._add_many(compress(tokens, wanted), compress(ranks, wanted))
+            self._indexed = indexed
 
     def char_info(self, ch: str) -> tuple:
         """``(k, left, right)`` for ``ch``, as described in the class docstring."""

@@ -6,6 +6,7 @@ import functools
 import gzip
 import pathlib
 import random
+import threading
 
 import pytest
 from hypothesis import given
@@ -181,3 +182,30 @@ def test_the_multilingual_corpus_encodes_as_tiktoken_encodes_it(encoding_pair, n
     text = _multilingual_corpus()
     assert ours.encode_ordinary(text) == theirs.encode_ordinary(text)
     assert ours._cache._chars.table is not None
+
+
+def test_threads_building_the_index_at_once_get_the_serial_answer():
+    # A rank table with no shipped table (a copy) builds its index as characters turn up;
+    # several threads turning up new characters at once must not interleave the walk.
+    shared = get_encoding("o200k_base")
+    text = _multilingual_corpus()[:200_000]
+    expected = shared.encode_ordinary(text)
+    for attempt in range(3):
+        ours = Encoding("copy", pat_str=shared._pat_str, mergeable_ranks=dict(shared._mergeable_ranks),
+                        special_tokens={})
+        chunks = [text[i::4] for i in range(4)]  # every thread meets every script early
+        barrier = threading.Barrier(len(chunks))
+        results = [None] * len(chunks)
+
+        def run(i):
+            barrier.wait()
+            results[i] = ours.encode_ordinary(chunks[i])
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(chunks))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert ours._cache._chars.table is None  # the index was used, not a shipped table
+        assert results == [shared.encode_ordinary(chunk) for chunk in chunks]
+    assert ours.encode_ordinary(text) == expected

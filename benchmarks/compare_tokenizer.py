@@ -110,19 +110,30 @@ print(time.perf_counter() - t, len(texts), sum(len(s.encode("utf-8")) for s in t
 """
 
 # One 1 MB piece of each kind: random letters (refimpl cuts it where no token holds the byte
-# pair) and one letter repeated (no cut: rounds of equal merges, then the heap).
-PIECES = ("random letters", "one letter repeated")
+# pair), one letter repeated (no cut: rounds of equal merges, then the heap), and Han
+# characters with no punctuation (cut into short segments, most of them repeated): drawn with
+# the corpus's own frequencies, and uniformly from U+4E00-U+9FFF (mostly rare: no token of
+# their own in cl100k_base).
+PIECES = ("random letters", "one letter repeated", "common Han characters", "rare Han characters")
 
 _PIECE_CHILD = r"""
 import sys, time, random
+sys.path.insert(0, {here!r})
 lib, kind = sys.argv[1], sys.argv[2]
-mod = __import__(lib)
-enc = mod.get_encoding("cl100k_base")
 rng = random.Random(5)
 if kind == "random letters":
     piece = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(1_000_000))
-else:
+elif kind == "one letter repeated":
     piece = "a" * 1_000_000
+elif kind == "common Han characters":
+    import regex
+    from make_corpus import load_corpus
+    han = "".join(regex.findall(r"\p{{Han}}+", load_corpus("multilingual")))
+    piece = "".join(rng.choice(han) for _ in range(333_333))
+else:
+    piece = "".join(chr(rng.randrange(0x4E00, 0xA000)) for _ in range(333_333))
+mod = __import__(lib)
+enc = mod.get_encoding("cl100k_base")
 t = time.perf_counter()
 enc.encode_ordinary(piece)
 print(time.perf_counter() - t)
@@ -165,8 +176,9 @@ def extras(repeats: int) -> list[str]:
     lines = [batch_scaling("corpus", repeats), batch_scaling("stdlib", repeats)]
     if _available("tiktoken"):
         for kind in PIECES:
-            ours = statistics.median(_timed_child(_PIECE_CHILD, "refimpl", kind, env=env) for _ in range(repeats))
-            theirs = statistics.median(_timed_child(_PIECE_CHILD, "tiktoken", kind, env=env) for _ in range(repeats))
+            code = _PIECE_CHILD.format(here=HERE)
+            ours = statistics.median(_timed_child(code, "refimpl", kind, env=env) for _ in range(repeats))
+            theirs = statistics.median(_timed_child(code, "tiktoken", kind, env=env) for _ in range(repeats))
             lines.append(f"one 1 MB piece ({kind}), cl100k_base: refimpl takes {ours / theirs:.1f}x "
                          "tiktoken's time")
     return lines

@@ -79,8 +79,9 @@ class Decode:
 
 class LongPiece:
     """One piece of 100 KB: random letters (cut where no token holds the byte pair, then
-    merged segment by segment) and one letter repeated (no cut: the O(n log n) heap)."""
-    params = ["random letters", "one letter repeated"]
+    merged segment by segment), one letter repeated (no cut: the O(n log n) heap), and Han
+    characters drawn with the corpus's frequencies (many short segments, most repeated)."""
+    params = ["random letters", "one letter repeated", "Han characters"]
     param_names = ["piece"]
     number = 1
     warmup_time = 0
@@ -89,11 +90,17 @@ class LongPiece:
     def setup(self, kind):
         import random
 
+        import regex
+
         self.enc = fresh_encoding("cl100k_base")
         rng = random.Random(5)
-        letters = "abcdefghijklmnopqrstuvwxyz"
-        self.piece = ("".join(rng.choice(letters) for _ in range(100_000)) if kind == "random letters"
-                      else "a" * 100_000)
+        if kind == "random letters":
+            self.piece = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(100_000))
+        elif kind == "one letter repeated":
+            self.piece = "a" * 100_000
+        else:
+            han = "".join(regex.findall(r"\p{Han}+", "".join(halves("multilingual"))))
+            self.piece = "".join(rng.choice(han) for _ in range(33_333))
 
     def time_encode_long_piece(self, kind):
         self.enc.encode_ordinary(self.piece)

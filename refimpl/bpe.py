@@ -55,8 +55,9 @@ def _missing_byte_error(piece: bytes, part: bytes) -> KeyError:
     )
 
 
-def bpe_merge_textbook(ranks: Ranks, piece: bytes) -> list[bytes]:
-    """Split ``piece`` into the byte strings of its tokens, the slow and obvious way.
+def bpe_merge_textbook(ranks: Ranks, piece: bytes, merged: list | None = None) -> list[bytes]:
+    """Split ``piece`` into the byte strings of its tokens, the slow and obvious way. If
+    ``merged`` is a list, the rank of each merge is appended to it, in order.
 
     >>> bpe_merge_textbook({b"a": 0, b"b": 1, b"ab": 2}, b"abab")
     [b'ab', b'ab']
@@ -74,6 +75,8 @@ def bpe_merge_textbook(ranks: Ranks, piece: bytes) -> list[bytes]:
             break
         # 3. merge it and go again
         parts[best_i:best_i + 2] = [parts[best_i] + parts[best_i + 1]]
+        if merged is not None:
+            merged.append(best_rank)
     return parts
 
 
@@ -155,9 +158,13 @@ _NO_RANK = 1 << 62  # larger than any rank: "this pair is not mergeable"
 
 def _merge_fast(ranks: Ranks, piece: bytes) -> list[int]:
     """The list-based merge loop; returns the start offsets of the final parts, plus the end."""
-    get = ranks.get
-    bounds = list(range(len(piece) + 1))
-    pair = [get(piece[i:i + 2], _NO_RANK) for i in range(len(piece) - 1)]
+    return _merge_fast_from(ranks.get, piece, list(range(len(piece) + 1)))
+
+
+def _merge_fast_from(get, piece: bytes, bounds: list) -> list:
+    """The list-based merge loop from the parts ``bounds`` (their starts, plus the end);
+    ``get`` is ``ranks.get``. Changes and returns ``bounds``."""
+    pair = [get(piece[a:b], _NO_RANK) for a, b in zip(bounds, bounds[2:])]
     while pair:
         best = min(pair)
         if best == _NO_RANK:
@@ -200,24 +207,6 @@ def byte_pair_split(piece: bytes, ranks: Ranks) -> list[bytes]:
 
 # From given starting parts (see encode_from_bounds), the heap pays from about this many parts.
 LARGE_PARTS = 20
-
-
-def _merge_fast_from(get, piece: bytes, bounds: list) -> list:
-    """:func:`_merge_fast` from the parts ``bounds`` (their starts, plus the end); changes and
-    returns ``bounds``."""
-    pair = [get(piece[a:b], _NO_RANK) for a, b in zip(bounds, bounds[2:])]
-    while pair:
-        best = min(pair)
-        if best == _NO_RANK:
-            break
-        i = pair.index(best)
-        del bounds[i + 1]
-        del pair[i]
-        if i < len(pair):
-            pair[i] = get(piece[bounds[i]:bounds[i + 2]], _NO_RANK)
-        if i:
-            pair[i - 1] = get(piece[bounds[i - 1]:bounds[i + 1]], _NO_RANK)
-    return bounds
 
 
 def encode_from_bounds(piece: bytes, ranks: Ranks, bounds: list) -> list[int]:

@@ -53,6 +53,7 @@ from itertools import compress, islice
 from operator import itemgetter, not_
 from typing import Mapping
 
+from .bpe import bpe_merge_textbook
 from .errors import RankFileError
 from .load import EXPECTED_HASHES, bundled_name, load_bundled_ranks
 
@@ -84,19 +85,9 @@ def max_merge_rank(ranks: Ranks, data: bytes) -> int | None:
     >>> max_merge_rank({b"a": 0, b"b": 1}, b"ab") is None
     True
     """
-    parts = [data[i:i + 1] for i in range(len(data))]
-    highest = -1
-    while len(parts) > 1:
-        best_rank, best_i = None, -1
-        for i in range(len(parts) - 1):
-            rank = ranks.get(parts[i] + parts[i + 1])
-            if rank is not None and (best_rank is None or rank < best_rank):
-                best_rank, best_i = rank, i
-        if best_rank is None:
-            return None
-        highest = max(highest, best_rank)
-        parts[best_i:best_i + 2] = [parts[best_i] + parts[best_i + 1]]
-    return highest
+    merged: list[int] = []
+    parts = bpe_merge_textbook(ranks, data, merged)
+    return max(merged) if len(parts) == 1 and merged else None
 
 
 def token_ends(token: bytes) -> tuple[tuple[bytes, int] | None, tuple[bytes, int] | None]:

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import os
 import sys
+import threading
 from importlib import resources
 from typing import Mapping
 
@@ -209,6 +210,7 @@ def load_bundled_ranks(name: str) -> dict[bytes, int]:
 # The bundled encodings share one dict per rank file (shared_bundled_ranks); tables computed
 # ahead from a rank file (refimpl.bpe_chars) apply to that very dict, never to a look-alike.
 _SHARED: dict[str, dict[bytes, int]] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 def shared_bundled_ranks(name: str) -> dict[bytes, int]:
@@ -220,7 +222,10 @@ def shared_bundled_ranks(name: str) -> dict[bytes, int]:
     """
     ranks = _SHARED.get(name)
     if ranks is None:
-        ranks = _SHARED[name] = load_bundled_ranks(name)
+        with _SHARED_LOCK:  # two threads must not each load (and share) a different dict
+            ranks = _SHARED.get(name)
+            if ranks is None:
+                ranks = _SHARED[name] = load_bundled_ranks(name)
     return ranks
 
 

@@ -24,19 +24,22 @@ pair of rank ``<= m`` left to merge, so any pair that would join a part of ``c``
 outside it loses: such a pair is a token of kind 1 or 2 (its outside part ends with ``a`` or
 starts with ``z``), so its rank is above ``m``. The bytes of ``c`` merge among themselves, in the
 order BPE gives ``B`` alone, and every merge made elsewhere meanwhile has rank ``<= m``. Started
-with ``c`` whole, the same merges elsewhere win in the same order: the only new pairs are
-``c`` with its neighbours, tokens of kind 3 or 4, ranked above ``m``. Once ``c`` is whole the two
-runs are in the same state. The argument holds from any state of the rest of the piece, so
-the characters can be started whole one after another, all of them together. (This is the
-argument for cuts in :mod:`refimpl.bpe_long`, carried to the time before a character is whole.)
+with ``c`` whole, the same merges elsewhere win in the same order: each was the lowest, then
+leftmost, of all pairs, so it is also the lowest, then leftmost, of the pairs outside ``c``
+(the same in both runs), and the only new pairs are ``c`` with its neighbours, tokens of kind
+3 or 4, ranked above ``m``. Once ``c`` is whole the two runs are in the same state. The
+argument holds from any state of the rest of the piece, so the characters can be started
+whole one after another, all of them together. (This is the argument for cuts in
+:mod:`refimpl.bpe_long`, carried to the time before a character is whole.)
 
 **Cost.** Checking the rule needs, for each character, the bytes ``a`` and ``z`` that break it:
 its *table entry* (:func:`char_table` makes the whole table). For the bundled rank files the
 tables are computed ahead and shipped (``refimpl/_data/char_starts/``, written by ``python -m
-refimpl.bpe_chars``, SHA-256 pinned; a test recomputes them); for any other rank table :class:`CharStarts`
-builds entries as characters turn up, from an index of every token's two ends (kinds 1 and 3
-look at a token's last character, 2 and 4 at its first), walked in rank order only as far as
-the characters seen so far need. On the benchmark's multilingual text about 70% (cl100k_base)
+refimpl.bpe_chars``, SHA-256 pinned; a test recomputes them). For any other rank table
+:class:`CharStarts` builds entries as characters turn up, from an index of every token's two
+ends (kinds 1 and 3 look at a token's last character, 2 and 4 at its first), walked in rank
+order only as far as the characters seen so far need (a table whose ranks are not 0, 1, 2, ...
+in order is indexed whole, sorted). On the benchmark's multilingual text about 70% (cl100k_base)
 and 80% (o200k_base) of the multi-byte characters start whole.
 
 :func:`char_bounds_reference` is the rule read straight off the rank table (slow: it looks at
@@ -49,8 +52,8 @@ import hashlib
 import os
 import threading
 from importlib import resources
-from itertools import compress, islice
-from operator import itemgetter, not_
+from itertools import compress, count, islice
+from operator import eq, itemgetter, not_
 from typing import Mapping
 
 from .bpe import bpe_merge_textbook
@@ -96,8 +99,9 @@ def token_ends(token: bytes) -> tuple[tuple[bytes, int] | None, tuple[bytes, int
     Returns ``(tail, head)``: ``tail = (t, a)`` if the token ends with ``t``, all or the start
     of one multi-byte character, after the byte ``a`` (kinds 1 and 3 of the rule); ``head = (h,
     z)`` if it starts with ``h``, all or the end of one multi-byte character, before the byte
-    ``z`` (kinds 2 and 4). None where the token has no such end. A token that is not a piece
-    of valid UTF-8 text has none: it can never be formed.
+    ``z`` (kinds 2 and 4). None where the token has no such end. Only the ends are read: a
+    token that cannot occur in UTF-8 text at all (a lead byte followed by ASCII inside it, say)
+    may still report one, which only makes the rule stricter than it need be.
 
     >>> token_ends(" \\u043f".encode())   # " п": a space, then the whole letter
     ((b'\\xd0\\xbf', 32), None)
@@ -284,8 +288,8 @@ class CharStarts:
         self._tails: dict[bytes, dict[int, int]] = {}
         self._heads: dict[bytes, dict[int, int]] = {}
         self._indexed = 0  # every token of rank < _indexed is in the index
-        # walked in step; in rank order for tables read from a rank file
-        self._tokens, self._ranks = iter(ranks.keys()), iter(ranks.values())
+        self._in_order: bool | None = None  # ranks are 0, 1, 2, ... in the dict's order
+        self._tokens = iter(ranks.keys())  # walked in rank order when _in_order
         self._lock = threading.Lock()
 
     def _add(self, token: bytes, rank: int) -> None:
@@ -321,33 +325,32 @@ class CharStarts:
                 heads.setdefault(first, {}).setdefault(token[len(first)], rank)
 
     def _index_up_to(self, limit: int) -> None:
-        """Index every token of rank < ``limit``: on from where the walk stopped while the
-        table is in rank order (ranks 0, 1, 2, ...), else all of it, sorted, once.
+        """Index every token of rank < ``limit`` (the caller holds ``_lock``).
 
-        subtle: threads. The walk takes tokens and ranks from two iterators, and ``_indexed``
-        tells readers the index is complete up to there: both under one lock, and
-        ``_indexed`` moves only after the tokens are in."""
+        If the ranks are exactly 0, 1, 2, ... in the dict's order (a table read from a rank
+        file), the walk goes on from where it stopped, only as far as needed; any other
+        table (gaps, negative or repeated ranks, another order) is indexed whole, sorted by
+        rank, the first time. That is decided once, on the whole table, before anything is
+        indexed."""
         if self._indexed >= limit:
             return
-        with self._lock:
-            if self._indexed >= limit:
+        if self._in_order is None:
+            self._in_order = all(map(eq, self.ranks.values(), count()))
+            if not self._in_order:
+                by_rank = sorted(self.ranks.items(), key=itemgetter(1))
+                self._add_all([t for t, _ in by_rank], [r for _, r in by_rank])
+                self._indexed = 1 << 62
                 return
-            start = self._indexed
-            size = max(4096, limit - start)
-            tokens = list(islice(self._tokens, size))
-            ranks = range(start, start + len(tokens))
-            if list(islice(self._ranks, size)) == list(ranks):
-                indexed = start + len(tokens) if len(tokens) == size else 1 << 62
-            else:  # not in rank order: index everything, sorted, once
-                self._tails.clear()
-                self._heads.clear()
-                by_rank = sorted(self.ranks.items(), key=lambda item: item[1])
-                tokens, ranks = [t for t, _ in by_rank], [r for _, r in by_rank]
-                indexed = 1 << 62
-            # only a token with a byte above 127 can hold part of a multi-byte character
-            wanted = list(map(not_, map(bytes.isascii, tokens)))
-            self._add_many(compress(tokens, wanted), compress(ranks, wanted))
-            self._indexed = indexed
+        start = self._indexed
+        size = max(4096, limit - start)
+        tokens = list(islice(self._tokens, size))
+        self._add_all(tokens, range(start, start + len(tokens)))
+        self._indexed = start + len(tokens) if len(tokens) == size else 1 << 62
+
+    def _add_all(self, tokens: list, ranks) -> None:
+        # only a token with a byte above 127 can hold part of a multi-byte character
+        wanted = list(map(not_, map(bytes.isascii, tokens)))
+        self._add_many(compress(tokens, wanted), compress(ranks, wanted))
 
     def char_info(self, ch: str) -> tuple:
         """``(k, left, right)`` for ``ch``, as described in the class docstring."""
@@ -365,12 +368,15 @@ class CharStarts:
         m = max_merge_rank(self.ranks, data)
         if m is None:
             return (k, None, None)
-        self._index_up_to(m + 1)
         left, right = set(), set()
-        for i in range(1, k + 1):  # kinds 1 and 3: tokens ending with a + data[:i]
-            left.update(a for a, r in self._tails.get(data[:i], {}).items() if r <= m)
-        for i in range(k):  # kinds 4 and 2: tokens starting with data[i:] + z
-            right.update(z for z, r in self._heads.get(data[i:], {}).items() if r <= m)
+        # subtle: threads. The index grows under the lock, and is read under it too (a
+        # reader iterating a dict another thread is adding to would fail).
+        with self._lock:
+            self._index_up_to(m + 1)
+            for i in range(1, k + 1):  # kinds 1 and 3: tokens ending with a + data[:i]
+                left.update(a for a, r in self._tails.get(data[:i], {}).items() if r <= m)
+            for i in range(k):  # kinds 4 and 2: tokens starting with data[i:] + z
+                right.update(z for z, r in self._heads.get(data[i:], {}).items() if r <= m)
         return (k, bytes(sorted(left)), bytes(sorted(right)))
 
     def bounds(self, piece: str, data: bytes) -> list[int]:

@@ -184,16 +184,20 @@ def test_the_multilingual_corpus_encodes_as_tiktoken_encodes_it(encoding_pair, n
     assert ours._cache._chars.table is not None
 
 
-def test_threads_building_the_index_at_once_get_the_serial_answer():
+@pytest.mark.parametrize("gap", [False, True], ids=["ranks-in-order", "ranks-with-a-gap"])
+def test_threads_building_the_index_at_once_get_the_serial_answer(gap):
     # A rank table with no shipped table (a copy) builds its index as characters turn up;
-    # several threads turning up new characters at once must not interleave the walk.
+    # several threads turning up new characters at once must not interleave the walk, nor
+    # read an index another thread is still filling. With a gap in the ranks (every rank
+    # from 100,000 on moved up by one: the same merges, other ids) the index is built whole.
     shared = get_encoding("o200k_base")
+    shift = 1 if gap else 0
+    ranks = {t: r + shift * (r >= 100_000) for t, r in shared._mergeable_ranks.items()}
     text = _multilingual_corpus()[:200_000]
-    expected = shared.encode_ordinary(text)
+    chunks = [text[i::4] for i in range(4)]  # every thread meets every script early
+    expected = [[t + shift * (t >= 100_000) for t in shared.encode_ordinary(chunk)] for chunk in chunks]
     for attempt in range(3):
-        ours = Encoding("copy", pat_str=shared._pat_str, mergeable_ranks=dict(shared._mergeable_ranks),
-                        special_tokens={})
-        chunks = [text[i::4] for i in range(4)]  # every thread meets every script early
+        ours = Encoding("copy", pat_str=shared._pat_str, mergeable_ranks=ranks, special_tokens={})
         barrier = threading.Barrier(len(chunks))
         results = [None] * len(chunks)
 
@@ -207,5 +211,30 @@ def test_threads_building_the_index_at_once_get_the_serial_answer():
         for t in threads:
             t.join()
         assert ours._cache._chars.table is None  # the index was used, not a shipped table
-        assert results == [shared.encode_ordinary(chunk) for chunk in chunks]
-    assert ours.encode_ordinary(text) == expected
+        assert ours._cache._chars._in_order is (not gap)
+        assert results == expected
+
+
+def _padded(extra: dict, size: int = 4200) -> dict:
+    """All 256 bytes, "п" at 256, ASCII filler tokens up to ``size`` ranks, then ``extra``
+    (placed after the first chunks of the index walk)."""
+    ranks = {bytes([i]): i for i in range(256)}
+    ranks["\u043f".encode()] = 256
+    ranks.update((b"~%d" % r, r) for r in range(257, size))
+    ranks.update(extra)
+    return ranks
+
+
+@pytest.mark.parametrize("extra", [{b" \xd0": -1}, {b" \xd0": 100}, {b" \xd0": 5000}],
+                         ids=["negative-rank", "repeated-rank", "gap-in-ranks"])
+def test_tables_not_ranked_0_1_2_in_order_are_indexed_whole(extra):
+    # Found in review: the index walk checked the order one chunk at a time, so a low rank
+    # placed after the first 4,096 entries was never indexed and " п" came out wrong.
+    ranks = _padded(extra)
+    starts = CharStarts(ranks)
+    for piece in [" \u043f", " \u043f\u043f", "\u043f \u043f"]:
+        data = piece.encode()
+        bounds = starts.bounds(piece, data)
+        assert bounds == char_bounds_reference(ranks, data), piece
+        assert encode_from_bounds(data, ranks, list(bounds)) == textbook_ids(ranks, data), piece
+    assert starts._in_order is False

@@ -279,6 +279,8 @@ class _StandIns:
 
 
 _NON_ASCII = __import__("re").compile(r"[^\x00-\x7f]+")
+# SplitPattern checks a multilingual text's characters this many at a time.
+_CODEPOINTS_AT_ONCE = 1 << 20
 
 
 class SplitPattern:
@@ -343,14 +345,18 @@ class SplitPattern:
         multilingual text, about a third of the time of building the set of characters."""
         if self._state is None:
             self._state = np.zeros(0x110000, dtype=np.uint8)
-        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        state = self._state[cps]
-        if state.min() == 0:  # characters never seen: classify them first
-            seen = np.zeros(len(self._state), dtype=bool)
-            seen[cps[state == 0]] = True  # (quicker than np.unique here)
-            self._classify_codepoints(np.flatnonzero(seen).astype(np.uint32))
+        suspect = False
+        for start in range(0, len(text), _CODEPOINTS_AT_ONCE):  # bounded memory: 5 bytes a char
+            part = text[start:start + _CODEPOINTS_AT_ONCE]
+            cps = np.frombuffer(part.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             state = self._state[cps]
-        return self._exact_program() if state.max() == 2 else self._fast
+            if state.min() == 0:  # characters never seen: classify them first
+                seen = np.zeros(len(self._state), dtype=bool)
+                seen[cps[state == 0]] = True  # (quicker than np.unique here)
+                self._classify_codepoints(np.flatnonzero(seen).astype(np.uint32))
+                state = self._state[cps]
+            suspect = suspect or state.max() == 2
+        return self._exact_program() if suspect else self._fast
 
     def _exact_program(self):
         if self._exact is None:  # compiled on first need: the spelled-out classes are large

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from refimpl import pattern
 from refimpl.pattern import SplitPattern, _disagreement, _translate
 from refimpl.registry import CL100K_PAT_STR, O200K_PAT_STR, R50K_PAT_STR
 
@@ -157,3 +158,12 @@ def test_a_long_run_of_non_ascii_text_is_not_taken_for_mostly_ascii(monkeypatch)
     assert not calls
     split.findall("caf\u00e9 " + "plain words " * 400)  # mostly ASCII: stand-ins are still tried
     assert calls
+
+
+def test_a_suspect_in_any_part_of_a_long_text_selects_the_exact_program(monkeypatch):
+    # Long texts are checked a slice at a time (memory); a suspect in the last slice counts.
+    monkeypatch.setattr(pattern, "_CODEPOINTS_AT_ONCE", 5)
+    split = SplitPattern(CL100K_PAT_STR)
+    suspect = chr(_disagreement("L")[0][0])
+    assert split._program_for_text("\u4e2d" * 12 + suspect) is split._exact_program()
+    assert split._program_for_text("\u4e2d" * 13) is split._fast

@@ -358,10 +358,12 @@ class CharStarts:
         k = len(data)
         if k == 1:
             return (1, None, None)
-        if self._shipped:
-            self._shipped = False
-            name = bundled_name(self.ranks)
-            self.table = shipped_table(name) if name else None
+        if self._shipped:  # the first multi-byte character: is there a shipped table?
+            with self._lock:
+                if self._shipped:
+                    name = bundled_name(self.ranks)
+                    self.table = shipped_table(name) if name else None
+                    self._shipped = False  # only now: other threads wait for the table
         if self.table is not None:
             line = self.table.get(ch)
             return (k, *parse_table_line(line)) if line else (k, None, None)

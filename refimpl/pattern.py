@@ -176,20 +176,20 @@ def _translate(pat_str: str) -> _Parsed:
 @functools.lru_cache(maxsize=None)
 def _all_code_points() -> str:
     """Every code point but the surrogates, as one string (built once, ~20 ms)."""
-    import numpy as np
-
     cps = np.arange(0x110000, dtype="<u4")
     cps = cps[(cps < 0xD800) | (cps > 0xDFFF)]
     return cps.tobytes().decode("utf-32-le")
 
 
+def _regex_property(name: str):
+    """One character of property ``name``, by ``regex``'s own tables."""
+    return regex.compile(r"\s" if name == "White_Space" else f"\\p{{{name}}}")
+
+
 @functools.lru_cache(maxsize=None)
 def _disagreement(name: str) -> tuple[tuple[int, int], ...]:
     """Code points where the installed ``regex`` and Unicode 16.0 disagree on ``name``."""
-    import numpy as np
-
-    token = r"\s" if name == "White_Space" else f"\\p{{{name}}}"
-    found = "".join(regex.findall(token, _all_code_points()))
+    found = "".join(_regex_property(name).findall(_all_code_points()))
     theirs = np.zeros(0x110000, dtype=bool)
     theirs[np.frombuffer(found.encode("utf-32-le"), dtype="<u4")] = True
     ours = np.zeros(0x110000, dtype=bool)
@@ -211,7 +211,7 @@ def _member_test(name: str):
 
     ranges = property_ranges(name)
     starts = [lo for lo, _ in ranges]
-    theirs = regex.compile(r"\s" if name == "White_Space" else f"\\p{{{name}}}").match
+    theirs = _regex_property(name).match
 
     def test(char: str) -> tuple[bool, bool]:
         cp = ord(char)
@@ -330,8 +330,7 @@ class SplitPattern:
         suspect = np.zeros(len(cps), dtype=bool)
         for name in sorted(self._properties):
             theirs = np.zeros(len(cps), dtype=bool)
-            program = regex.compile(r"\s" if name == "White_Space" else f"\\p{{{name}}}")
-            theirs[[m.start() for m in program.finditer(chars)]] = True
+            theirs[[m.start() for m in _regex_property(name).finditer(chars)]] = True
             ranges = np.array(property_ranges(name), dtype=np.int64).reshape(-1, 2)
             i = np.searchsorted(ranges[:, 0], cps, side="right") - 1
             ours = (i >= 0) & (cps <= ranges[np.maximum(i, 0), 1])

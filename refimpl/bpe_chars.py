@@ -293,15 +293,12 @@ class CharStarts:
         self._lock = threading.Lock()
 
     def _add(self, token: bytes, rank: int) -> None:
+        """Index one token; tokens come in rank order, so the first rank kept is the lowest."""
         tail, head = token_ends(token)
         if tail is not None:
-            seen = self._tails.setdefault(tail[0], {})
-            if seen.get(tail[1], rank + 1) > rank:
-                seen[tail[1]] = rank
+            self._tails.setdefault(tail[0], {}).setdefault(tail[1], rank)
         if head is not None:
-            seen = self._heads.setdefault(head[0], {})
-            if seen.get(head[1], rank + 1) > rank:
-                seen[head[1]] = rank
+            self._heads.setdefault(head[0], {}).setdefault(head[1], rank)
 
     def _add_many(self, tokens, ranks) -> None:
         """``_add`` for each token and its rank, in rank order. The fast path: a token that

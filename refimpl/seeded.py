@@ -197,17 +197,7 @@ def sample(logprobs, *, seed, choice_index=0, position=0):
 
 def sample_reference(logprobs, *, seed, choice_index=0, position=0):
     """`sample`, one row at a time with `_draw_row`: the readable version of steps 3-4 that the
-    tests hold `sample` equal to. Same arguments, result and errors.
-
-    Draw one token id per row from log-probabilities, reproducibly.
-
-    logprobs: (V,) or (B, V) log-probabilities (e.g. from `process_logits`; they need not be
-    normalised, only exp(logprobs) proportional to the distribution; -inf = excluded).
-    seed, choice_index, position: ints, or for (B, V) sequences of length B (scalars are
-    broadcast to every row). Returns an int for (V,) and an int64 array (B,) for (B, V).
-
-    Raises ValueError for NaN/+inf or an all -inf row, InvalidParameterError for a bad seed,
-    index, or per-row sequence of the wrong length.
+    tests hold `sample` equal to. Same arguments, result and errors (see `sample`).
 
     >>> lp = np.log([0.1, 0.2, 0.3, 0.4])
     >>> sample_reference(lp, seed=0)

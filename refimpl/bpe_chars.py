@@ -225,7 +225,12 @@ def parse_table_line(line: str) -> tuple[bytes, bytes]:
 
 def write_shipped_tables(directory: str) -> dict[str, str]:
     """Write ``NAME.txt`` in ``directory``, the :func:`char_table` of every bundled rank file;
-    returns their SHA-256 (for ``SHIPPED_TABLE_HASHES``)."""
+    returns their SHA-256 (for ``SHIPPED_TABLE_HASHES``).
+
+    >>> import tempfile
+    >>> write_shipped_tables(tempfile.mkdtemp()) == SHIPPED_TABLE_HASHES   # what ships
+    True
+    """
     os.makedirs(directory, exist_ok=True)
     hashes = {}
     for name in EXPECTED_HASHES:
@@ -350,7 +355,13 @@ class CharStarts:
         self._add_many(compress(tokens, wanted), compress(ranks, wanted))
 
     def char_info(self, ch: str) -> tuple:
-        """``(k, left, right)`` for ``ch``, as described in the class docstring."""
+        """``(k, left, right)`` for ``ch``, as described in the class docstring.
+
+        >>> ranks = {bytes([i]): i for i in range(256)}
+        >>> ranks.update({b"\\xd0\\xbf": 256, b" \\xd0": 100})
+        >>> CharStarts(ranks).char_info("\\u043f"), CharStarts(ranks).char_info("a")
+        ((2, b' ', b''), (1, None, None))
+        """
         data = ch.encode("utf-8", "surrogatepass")
         k = len(data)
         if k == 1:

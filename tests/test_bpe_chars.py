@@ -163,6 +163,12 @@ def test_a_shipped_table_that_does_not_match_its_hash_is_refused(monkeypatch):
         shipped_table("cl100k_base")
 
 
+def test_a_missing_shipped_table_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setattr(bpe_chars.resources, "files", lambda package: tmp_path)
+    with pytest.raises(RankFileError, match=r"refimpl/_data/char_starts/cl100k_base.txt is missing; reinstall refimpl"):
+        shipped_table("cl100k_base")
+
+
 def test_the_shipped_table_is_used_only_for_the_bundled_dict_itself():
     ranks = _ranks("cl100k_base")
     assert bundled_name(ranks) == "cl100k_base"

@@ -19,9 +19,11 @@ both:
    * ASCII text, the common case, gets a third program: the same pattern with every class cut
      down to ASCII, compiled with the standard library's ``re`` (about 2.5x faster than ``regex``
      here; possessive quantifiers need Python >= 3.11, older Pythons use ``regex`` for it).
-   * Mostly-ASCII text (prose with curly quotes, code with an accented name) gets the same
-     program after each non-ASCII character is replaced by an ASCII *stand-in* that the pattern
-     cannot tell from it (`_StandIns`); the pieces are then cut from the original text.
+   * Other text goes to ``re`` too, where the pattern allows (:mod:`refimpl.pattern_re`): a
+     fourth program, with the Unicode 16.0 classes spelled out over the pages of Unicode the
+     texts use. It is exact on every text, so nothing needs classifying. The fast and exact
+     ``regex`` programs remain for patterns it cannot write (``\\p{Greek}``, ``\\d``, ...) and
+     for Pythons before 3.11.
 
 2. ``$``. In Rust (no ``m`` flag) it means end of text; in Python it also matches before a final
    newline. We write ``\\Z``. (For the official patterns the two agree, because ``$`` only
@@ -34,13 +36,13 @@ checked to agree on every code point; ``tests/test_pattern.py`` holds that.
 from __future__ import annotations
 
 import functools
-from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
 
 import numpy as np
 import regex
 
+from .pattern_re import ReSplit
 from .unicode_tables import complement, known_property, property_ranges
 
 # Shorthand classes Rust reads as Unicode properties.
@@ -53,9 +55,10 @@ class _Parsed:
     exact: str            # pattern with Unicode 16.0 classes spelled out
     ascii: str            # pattern with classes cut down to ASCII, for ASCII-only text
     properties: frozenset  # property names the pattern uses
-    atoms: tuple = ()      # every character class, as written (regex's own tables)
-    literals: frozenset = frozenset()  # characters matched literally (conservatively: all)
-    stand_ins_ok: bool = False  # True if atoms + literals are all the pattern can tell apart
+    atoms: tuple = ()      # every character class, as written
+    modelled: bool = False  # True if its group syntax and escapes are all ones we model
+    atom_spans: tuple = ()  # where each atom stands in ``fast``: (start, end) offsets
+    atom_ignorecase: tuple = ()  # for each atom, whether it lies inside a (?i: group
 
 
 _ASCII = ((0, 0x7F),)
@@ -86,9 +89,11 @@ def _translate(pat_str: str) -> _Parsed:
     """
     fast, exact, ascii_, props = [], [], [], set()
     i, n, in_class, class_start, ascii_class_start = 0, len(pat_str), False, -1, -1
-    atoms, literals, fast_class_start = [], set(), -1
+    atoms, fast_class_start = [], -1
+    # For each atom, the fragments of ``fast`` it spans, and whether a (?i: group holds it.
+    atom_frags, atom_ignorecase, groups = [], [], []
     # Group syntax other than (?: (?i: (?= (?! (?<= (?<! may change what a character means.
-    stand_ins_ok = _GROUP_SYNTAX_OK.fullmatch(pat_str) is not None
+    modelled = _GROUP_SYNTAX_OK.fullmatch(pat_str) is not None
 
     def emit(text, ascii_text=None):
         fast.append(text)
@@ -123,16 +128,13 @@ def _translate(pat_str: str) -> _Parsed:
                     exact.append(f"[{body}]")
                     ascii_.append(f"[{ascii_body}]" if ascii_body else "(?!)")
                     atoms.append(pat_str[i:i + length])
+                    atom_frags.append((len(fast) - 1, len(fast)))
+                    atom_ignorecase.append(any(groups))
                 i += length
                 continue
             # Any other escape is copied as is, two characters at a time.
-            if nxt in _ESCAPED_CHARS:
-                if not in_class:
-                    literals.add(_ESCAPED_CHARS[nxt])
-            elif nxt.isalnum() and not (nxt in "AZ" and not in_class):
-                stand_ins_ok = False  # \d, \w, \b ...: classes we do not model
-            elif not in_class and not nxt.isalnum():
-                literals.add(nxt)  # an escaped punctuation character
+            if nxt.isalnum() and nxt not in _ESCAPED_CHARS and not (nxt in "AZ" and not in_class):
+                modelled = False  # \d, \w, \b ...: classes we do not model
             emit(pat_str[i:i + 2])
             i += 2
             continue
@@ -140,6 +142,8 @@ def _translate(pat_str: str) -> _Parsed:
             if c == "]" and i > class_start:
                 in_class = False
                 atoms.append("".join(fast[fast_class_start:]) + "]")
+                atom_frags.append((fast_class_start, len(fast) + 1))  # with the "]" emitted below
+                atom_ignorecase.append(any(groups))
                 if not "".join(ascii_[ascii_class_start:]):
                     # every member was cut away: [] can never match, [^] matches anything
                     opener = ascii_[ascii_class_start - 1]
@@ -165,12 +169,16 @@ def _translate(pat_str: str) -> _Parsed:
             emit("\\Z")
             i += 1
             continue
-        elif c not in "|()?*+{}.^":
-            literals.add(c)  # conservatively, also the letters and digits of (?i: and {1,3}
+        elif c == "(":
+            groups.append(pat_str.startswith("(?i:", i))
+        elif c == ")" and groups:
+            groups.pop()
         emit(c)
         i += 1
+    offsets = [0, *accumulate(map(len, fast))]
     return _Parsed("".join(fast), "".join(exact), "".join(ascii_), frozenset(props),
-                   tuple(atoms), frozenset(literals), stand_ins_ok)
+                   tuple(atoms), modelled,
+                   tuple((offsets[a], offsets[b]) for a, b in atom_frags), tuple(atom_ignorecase))
 
 
 @functools.lru_cache(maxsize=None)
@@ -231,54 +239,6 @@ def _compile_ascii(src: str):
         return regex.compile(src)
 
 
-class _StandIns:
-    """ASCII stand-ins for non-ASCII characters, so that ``re`` can split mostly-ASCII text.
-
-    The split pattern can only tell characters apart through its character classes (its
-    *atoms*) and its literal characters. Two characters that fall in exactly the same atoms
-    (case-sensitively and case-insensitively) and that are not literals are interchangeable:
-    the regex takes the same path on either. So a non-ASCII character may be replaced by an
-    ASCII character with the same membership, the text split with the fast ASCII program, and
-    the pieces cut from the original text at the same offsets. Characters with no ASCII twin
-    (for o200k, letters that are both "upper" and "lower", like CJK) keep the other path.
-
-    Membership is tested with the atoms as written (``regex``'s own tables, quick to compile),
-    and only for characters on which those tables agree with Unicode 16.0 on every property
-    the pattern uses (`SplitPattern._classify`); a suspect character never gets a stand-in.
-    """
-
-    def __init__(self, parsed: _Parsed):
-        flags = (0, regex.IGNORECASE)
-        self.tests = [regex.compile(a, f).match for a in parsed.atoms for f in flags]
-        self.literals = [regex.compile("(?i)" + regex.escape(lit)).match for lit in parsed.literals]
-        self.table: dict[int, int] = {}      # ord(char) -> ord(stand-in), for str.translate
-        self.missing: set[str] = set()       # characters with no stand-in
-        self.by_signature: dict[tuple, str] = {}
-        for code in range(128):  # the first ASCII character of each signature stands in for it
-            r = chr(code)
-            if not self._is_literal(r):
-                self.by_signature.setdefault(self._signature(r), r)
-
-    def _is_literal(self, char: str) -> bool:
-        return any(m(char) for m in self.literals)
-
-    def _signature(self, char: str) -> tuple:
-        return tuple(t(char) is not None for t in self.tests)
-
-    def cover(self, chars, suspect) -> bool:
-        """Find stand-ins for the new non-ASCII ``chars``; True if every one has one.
-        ``suspect`` is the set of characters whose tables disagree (they get none)."""
-        new = [c for c in chars if c > "\x7f" and ord(c) not in self.table and c not in self.missing]
-        for c in new:
-            r = None if c in suspect or self._is_literal(c) else self.by_signature.get(self._signature(c))
-            if r is None:
-                self.missing.add(c)
-            else:
-                self.table[ord(c)] = ord(r)
-        return self.missing.isdisjoint(chars)
-
-
-_NON_ASCII = __import__("re").compile(r"[^\x00-\x7f]+")
 # SplitPattern checks a multilingual text's characters this many at a time.
 _CODEPOINTS_AT_ONCE = 1 << 20
 
@@ -309,7 +269,9 @@ class SplitPattern:
         # The same, by code point, for whole texts at once: 0 not seen, 1 safe, 2 suspect.
         self._state: np.ndarray | None = None
         self._parsed = parsed
-        self._stand_ins = None  # built on the first mostly-ASCII text
+        # Non-ASCII text, where the pattern allows: re with the Unicode 16.0 classes spelled out
+        # (refimpl.pattern_re). None leaves such text to regex, below.
+        self._re = ReSplit.for_pattern(pat_str, parsed)
 
     def _classify(self, chars: set[str]) -> bool:
         """Remember each new character as safe or suspect; True if any of ``chars`` is suspect."""
@@ -340,8 +302,10 @@ class SplitPattern:
             (self._suspect_chars if bad else self._safe_chars).add(char)
 
     def _program_for_text(self, text: str):
-        """:meth:`_program_for_chars` for ``set(text)``, by code point in numpy: on
-        multilingual text, about a third of the time of building the set of characters."""
+        """``regex`` with its own tables, unless ``text`` holds a suspect character: then the
+        exact program. The characters are classified by code point in numpy, a third of the
+        time of building ``set(text)`` on multilingual text (:meth:`_classify` is the same
+        decision a character at a time)."""
         if self._state is None:
             self._state = np.zeros(0x110000, dtype=np.uint8)
         suspect = False
@@ -362,57 +326,21 @@ class SplitPattern:
             self._exact = regex.compile(self._exact_src)
         return self._exact
 
-    def _program_for_chars(self, chars: set[str]):
-        """``regex`` with its own tables, unless ``chars`` holds a suspect: then the exact one."""
-        if chars <= self._safe_chars or not self._classify(chars):
-            return self._fast
-        return self._exact_program()
-
     def program_for(self, text: str):
-        """The compiled program that splits ``text`` exactly as tiktoken does (without the
-        stand-in path of :meth:`findall`)."""
+        """The compiled program that splits ``text`` exactly as tiktoken does."""
         if text.isascii():
             return self._ascii
-        return self._program_for_chars(set(text))
+        if self._re is not None:
+            return self._re.program_for(text)
+        return self._program_for_text(text)
 
     def findall(self, text: str) -> list[str]:
         """The pieces of ``text``, in order, exactly as tiktoken splits it."""
         if text.isascii():
             return self._ascii.findall(text)
-        # Mostly ASCII (few non-ASCII runs, and characters, in the first 4 KB): try the ASCII
-        # program. (Counting runs alone sent a megabyte of CJK text, one run, this way, to find
-        # stand-ins for 20,000 distinct characters.)
-        runs = _NON_ASCII.findall(text, 0, 4096)
-        if self._parsed.stand_ins_ok and len(runs) <= 64 and sum(map(len, runs)) <= 1024:
-            chars = set(text)  # quick when most characters are ASCII (cached one-letter strs)
-            program = self._program_for_chars(chars)  # classifies the new characters first
-            pieces = self._findall_with_stand_ins(text, chars)
-            return program.findall(text) if pieces is None else pieces
+        if self._re is not None:
+            return self._re.program_for(text).findall(text)
         return self._program_for_text(text).findall(text)
-
-    def _findall_with_stand_ins(self, text: str, chars: set[str]):
-        """Split ``text`` with the ASCII program (see `_StandIns`), or None if some character of
-        ``chars`` (the set of ``text``'s characters, already classified) has no stand-in."""
-        if self._stand_ins is None:
-            self._stand_ins = _StandIns(self._parsed)
-        if not self._stand_ins.cover(chars, self._suspect_chars):
-            return None
-        table, parts, prev = self._stand_ins.table, [], 0
-        runs = [m.span() for m in _NON_ASCII.finditer(text)]
-        for a, b in runs:
-            parts.append(text[prev:a])
-            parts.append(text[a:b].translate(table))
-            prev = b
-        parts.append(text[prev:])
-        pieces = self._ascii.findall("".join(parts))
-        # Same offsets in both texts: put the original characters back where they were replaced.
-        ends = list(accumulate(map(len, pieces)))
-        for a, b in runs:
-            i = bisect_right(ends, a)
-            while i < len(pieces) and (ends[i - 1] if i else 0) < b:
-                pieces[i] = text[ends[i - 1] if i else 0:ends[i]]
-                i += 1
-        return pieces
 
     def exact_findall(self, text: str) -> list[str]:
         """Like :meth:`findall`, always with the spelled-out Unicode 16.0 classes (slow, exact)."""

@@ -42,7 +42,6 @@ from itertools import accumulate
 import numpy as np
 import regex
 
-from .pattern_o200k import faster_equivalent
 from .pattern_re import ReSplit
 from .unicode_tables import complement, known_property, property_ranges
 
@@ -259,10 +258,7 @@ class SplitPattern:
             self._fast = regex.compile(parsed.fast)
         except regex.error as e:
             raise ValueError(f"cannot compile pat_str {pat_str!r}: {e}") from None
-        # The ASCII program may come from an equivalent pattern that re runs faster
-        # (refimpl.pattern_o200k); every other program keeps pat_str as it is.
-        faster = faster_equivalent(pat_str)
-        self._ascii = _compile_ascii((parsed if faster == pat_str else _translate(faster)).ascii)
+        self._ascii = _compile_ascii(parsed.ascii)
         self._exact_src = parsed.exact
         self._properties = parsed.properties
         self._exact = None

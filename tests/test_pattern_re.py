@@ -10,21 +10,14 @@ import pytest
 
 from refimpl import pattern_re
 from refimpl.pattern import SplitPattern
-from refimpl.pattern_o200k import faster_equivalent
 from refimpl.pattern_re import CharClass, ReSplit, class_ranges, text_pages
 from refimpl.registry import CL100K_PAT_STR, O200K_PAT_STR, R50K_PAT_STR
 from refimpl.unicode_tables import WHITE_SPACE, complement, property_ranges
 
-# o200k's as SplitPattern writes it for re: with the shortcuts of refimpl.pattern_o200k.
-PATTERNS = {"r50k_base": R50K_PAT_STR, "cl100k_base": CL100K_PAT_STR,
-            "o200k_base": faster_equivalent(O200K_PAT_STR)}
+PATTERNS = {"r50k_base": R50K_PAT_STR, "cl100k_base": CL100K_PAT_STR, "o200k_base": O200K_PAT_STR}
 # Each code point between spaces, digits, apostrophes (contractions), slashes, newlines and
 # letters of both cases: the places where the official patterns tell characters apart.
 CONTEXT = "a{c}b {c}1{c}'s x'{c}{c}'LL\n{c}A{c}a/{c}\n"
-
-
-def _official(name: str) -> SplitPattern:
-    return SplitPattern(O200K_PAT_STR if name == "o200k_base" else PATTERNS[name])
 
 
 def _reference(split: SplitPattern, text: str) -> list[str]:
@@ -98,9 +91,9 @@ def test_text_pages_finds_every_page_in_every_part_of_a_long_text(monkeypatch):
 @pytest.mark.parametrize("name", list(PATTERNS))
 def test_each_page_alone_splits_like_regex(name):
     # A fresh program for each page, covering that page and page 0 only: every character of
-    # the page, in context, against regex with the official pattern. (A class written over too
-    # few pages, or as the wrong complement, shows here; so does a wrong shortcut.)
-    split = _official(name)
+    # the page, in context, against regex. (A class written over too few pages, or as the
+    # wrong complement, shows here.)
+    split = SplitPattern(PATTERNS[name])
     for page in _pages_to_check():
         text = _page_text(page)
         program = ReSplit.for_pattern(PATTERNS[name])
@@ -111,7 +104,7 @@ def test_each_page_alone_splits_like_regex(name):
 
 @pytest.mark.parametrize("name", list(PATTERNS))
 def test_a_growing_program_stays_exact_and_compiles_a_bounded_number_of_times(name):
-    split = _official(name)
+    split = SplitPattern(PATTERNS[name])
     program = ReSplit.for_pattern(PATTERNS[name])
     pages = [p for p in _pages_to_check() if p]
     random.Random(5).shuffle(pages)

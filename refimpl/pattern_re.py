@@ -44,7 +44,7 @@ from bisect import bisect_right
 
 import numpy as np
 
-from .unicode_tables import complement, known_property, property_ranges
+from .unicode_tables import _merge, complement, known_property, property_ranges
 
 PAGE_BITS = 8                    # a page is 2**8 = 256 code points
 N_PAGES = 0x110000 >> PAGE_BITS  # 4,352
@@ -63,16 +63,6 @@ _NEVER, _ALWAYS = r"[^\s\S]", r"[\s\S]"  # cheap for re: categories, not code po
 # ---------------------------------------------------------------------------------------------
 # 1. What each class of the pattern matches, as Unicode 16.0 ranges
 # ---------------------------------------------------------------------------------------------
-
-def _merge(ranges) -> tuple[tuple[int, int], ...]:
-    out: list[list[int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1][1] = max(out[-1][1], hi)
-        else:
-            out.append([lo, hi])
-    return tuple((lo, hi) for lo, hi in out)
-
 
 def _property(name: str, negate: bool):
     if not known_property(name):

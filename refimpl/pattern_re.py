@@ -2,9 +2,9 @@
 out over the parts of Unicode that the texts use.
 
 :mod:`refimpl.pattern` splits ASCII text with ``re`` and a program whose classes are cut down to
-ASCII. For other text it had ``regex``: with ``regex``'s own tables (exact only on texts without
-a character on which those tables and Unicode 16.0 disagree, so every character had to be
-checked first) or with every class spelled out as Unicode 16.0 ranges (always exact, five times
+ASCII. Other text would need ``regex``: with ``regex``'s own tables (exact only on texts without
+a character on which those tables and Unicode 16.0 disagree, so every character must be checked
+first) or with every class spelled out as Unicode 16.0 ranges (always exact, five times
 slower). ``re`` has no ``\\p{..}``, but it runs the spelled-out pattern as fast as the ASCII
 program: it turns a class of many ranges into one bitmap, one lookup a character.
 
@@ -21,13 +21,16 @@ The catch is the compile. ``re`` fills that bitmap one code point at a time in P
    Both match the same characters *on* the covered pages, and the program is never given a text
    with a character elsewhere.
 
-A class inside ``(?i:`` is written whole (not cut to pages, never as a complement), as it stands: ``re``
-applies case folding to it, and a complement would fold differently. The official patterns
-have one, cl100k's ``[sdmt]``.
+A class inside ``(?i:`` is written whole, as it stands (not cut to pages, never as a
+complement): ``re`` applies case folding to it, and a complement would fold differently. The
+official patterns have one, cl100k's ``[sdmt]``.
 
 Nothing here depends on the installed ``regex`` or ``unicodedata``: the ranges are
-:mod:`refimpl.unicode_tables`' Unicode 16.0. ``tests/test_pattern_re.py`` holds the programs
-equal to the exact ``regex`` program on every code point, in contexts, and to tiktoken.
+:mod:`refimpl.unicode_tables`' Unicode 16.0. ``tests/test_pattern_re.py`` holds a program
+covering one page equal to ``regex`` on every character of that page, in contexts, for every
+page of the Basic Multilingual Plane and every page beyond it with cased letters, marks or
+numbers; and the whole encoder equal to tiktoken on every character of the Basic Multilingual
+Plane.
 
 >>> from refimpl.registry import CL100K_PAT_STR
 >>> split = ReSplit.for_pattern(CL100K_PAT_STR)
@@ -52,7 +55,7 @@ N_PAGES = 0x110000 >> PAGE_BITS  # 4,352
 # keeps reaching new pages costs a bounded number of compiles (each a few ms; the last one,
 # all of Unicode, 14 ms for cl100k and 41 ms for o200k here).
 MAX_RECOMPILES = 16
-# Texts are turned into code points this many characters at a time (memory: 4 bytes each).
+# Texts are turned into code points this many characters at a time (memory: 2 or 4 bytes each).
 _CODEPOINTS_AT_ONCE = 1 << 20
 
 _SHORTHAND = {"s": ("White_Space", False), "S": ("White_Space", True)}

@@ -65,6 +65,22 @@ class Encode:
     track_tokens_per_byte.unit = "tokens/byte"
 
 
+class Split:
+    """The regex split alone (``refimpl.pattern``), half of a warm pass on prose. ``setup``
+    splits the cold half first, so the programs for its pages of Unicode are compiled; the
+    piece cache plays no part, so samples may repeat."""
+    params = (ENCODINGS, KINDS)
+    param_names = ["encoding", "corpus"]
+
+    def setup(self, name, kind):
+        self.split = fresh_encoding(name)._split
+        cold, self.text = halves(kind)
+        self.split.findall(cold)
+
+    def time_findall(self, name, kind):
+        self.split.findall(self.text)
+
+
 class Decode:
     params = (ENCODINGS, KINDS)
     param_names = ["encoding", "corpus"]

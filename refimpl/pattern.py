@@ -239,6 +239,7 @@ def _compile_ascii(src: str):
         return regex.compile(src)
 
 
+_NOT_BUILT = object()  # SplitPattern._re before the first non-ASCII text
 # SplitPattern checks a multilingual text's characters this many at a time.
 _CODEPOINTS_AT_ONCE = 1 << 20
 
@@ -270,8 +271,10 @@ class SplitPattern:
         self._state: np.ndarray | None = None
         self._parsed = parsed
         # Non-ASCII text, where the pattern allows: re with the Unicode 16.0 classes spelled out
-        # (refimpl.pattern_re). None leaves such text to regex, below.
-        self._re = ReSplit.for_pattern(pat_str, parsed)
+        # (refimpl.pattern_re), built on the first such text: its class tables take a few ms,
+        # which a process that only ever sees ASCII should not pay at load. None leaves such
+        # text to regex, below.
+        self._re = _NOT_BUILT
 
     def _classify(self, chars: set[str]) -> bool:
         """Remember each new character as safe or suspect; True if any of ``chars`` is suspect."""
@@ -326,21 +329,24 @@ class SplitPattern:
             self._exact = regex.compile(self._exact_src)
         return self._exact
 
+    def _re_split(self):
+        """The :class:`~refimpl.pattern_re.ReSplit` for non-ASCII text, or None (regex)."""
+        if self._re is _NOT_BUILT:  # (two threads may both build it: either result is right)
+            self._re = ReSplit.for_pattern(self.pat_str, self._parsed)
+        return self._re
+
     def program_for(self, text: str):
         """The compiled program that splits ``text`` exactly as tiktoken does."""
         if text.isascii():
             return self._ascii
-        if self._re is not None:
-            return self._re.program_for(text)
+        re_split = self._re_split()
+        if re_split is not None:
+            return re_split.program_for(text)
         return self._program_for_text(text)
 
     def findall(self, text: str) -> list[str]:
         """The pieces of ``text``, in order, exactly as tiktoken splits it."""
-        if text.isascii():
-            return self._ascii.findall(text)
-        if self._re is not None:
-            return self._re.program_for(text).findall(text)
-        return self._program_for_text(text).findall(text)
+        return self.program_for(text).findall(text)
 
     def exact_findall(self, text: str) -> list[str]:
         """Like :meth:`findall`, always with the spelled-out Unicode 16.0 classes (slow, exact)."""

@@ -82,14 +82,23 @@ def test_patterns_re_cannot_write_are_left_to_regex():
     assert not SplitPattern(r"\w+|\d|\s")._parsed.modelled
     assert not SplitPattern(r"(?x) a | b")._parsed.modelled
     for pat_str in (r"\w+|\d|\s", r"(?x) a | b", r"\p{Greek}+|[^\p{Greek}]+"):
-        assert SplitPattern(pat_str)._re is None
+        assert SplitPattern(pat_str)._re_split() is None
     split = SplitPattern(r"\p{Greek}+|[^\p{Greek}]+")
     assert split.findall("abc \u03b1\u03b2\u03b3 d") == ["abc ", "\u03b1\u03b2\u03b3", " d"]
     # re takes every official pattern from Python 3.11 on (possessive quantifiers; o200k's
     # pattern has none, so re takes it on 3.10 too)
     if sys.version_info >= (3, 11):
-        assert all(SplitPattern(p)._re is not None for p in PATTERNS.values())
-    assert SplitPattern(O200K_PAT_STR)._re is not None
+        assert all(SplitPattern(p)._re_split() is not None for p in PATTERNS.values())
+    assert SplitPattern(O200K_PAT_STR)._re_split() is not None
+
+
+def test_the_re_program_for_non_ascii_text_is_built_on_the_first_such_text():
+    # Its class tables take milliseconds; a process that only splits ASCII never builds them.
+    split = SplitPattern(O200K_PAT_STR)
+    split.findall("plain ASCII text")
+    assert split._re is pattern._NOT_BUILT
+    assert split.findall("caf\u00e9 au lait") == ["caf\u00e9", " au", " lait"]
+    assert split._re is not pattern._NOT_BUILT and split._re is not None
 
 
 def test_ascii_program_handles_classes_with_no_ascii_members():

@@ -42,11 +42,9 @@ from itertools import accumulate
 import numpy as np
 import regex
 
-from .pattern_re import ReSplit
+from .pattern_re import _SHORTHAND, ReSplit
 from .unicode_tables import complement, known_property, property_ranges
 
-# Shorthand classes Rust reads as Unicode properties.
-_SHORTHAND = {"s": ("White_Space", False), "S": ("White_Space", True)}
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ MAX_RECOMPILES = 16
 # Texts are turned into code points this many characters at a time (memory: 2 or 4 bytes each).
 _CODEPOINTS_AT_ONCE = 1 << 20
 
+# Shorthand classes Rust reads as Unicode properties (refimpl.pattern reads them too).
 _SHORTHAND = {"s": ("White_Space", False), "S": ("White_Space", True)}
 _ESCAPED = {"r": 0x0D, "n": 0x0A, "t": 0x09, "f": 0x0C, "v": 0x0B, "0": 0x00}
 _NEVER, _ALWAYS = r"[^\s\S]", r"[\s\S]"  # cheap for re: categories, not code point lists

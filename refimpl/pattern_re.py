@@ -288,7 +288,12 @@ class ReSplit:
         return split
 
     def source(self, covered: np.ndarray) -> str:
-        """The ``re`` source for the pages ``covered`` (a bool per page)."""
+        """The ``re`` source for the pages ``covered`` (a bool per page).
+
+        >>> split = ReSplit.for_pattern(r"[a-c]+|[^a-c]")
+        >>> split.source(np.arange(N_PAGES) == 0)  # 3 members, or 253 non-members: list the 3
+        '[a-c]+|[^a-c]'
+        """
         spans = _spans(covered)
         out = [self._pieces[0]]
         for char_class, piece in zip(self._classes, self._pieces[1:]):

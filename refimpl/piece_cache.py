@@ -6,7 +6,7 @@ whole-piece token, or goes through BPE (:mod:`refimpl.bpe`; very long pieces thr
 """
 from __future__ import annotations
 
-from . import bpe_long
+from . import bpe_batch, bpe_long
 from .bpe import byte_pair_encode, encode_from_bounds
 from .bpe_chars import CharStarts
 
@@ -29,7 +29,10 @@ class PieceCache(dict):
     def __init__(self, ranks: dict[bytes, int]):
         super().__init__()
         self.ranks = ranks
-        self._joinable = None  # bpe_long.joinable_pairs(ranks), built for the first long piece
+        # built for the first long piece: bpe_long.joinable_pairs(ranks) and the token index
+        # that merges its short segments together (refimpl.bpe_batch)
+        self._joinable = None
+        self._index = None
         self._chars = CharStarts(ranks)  # which characters BPE may start whole
 
     def __missing__(self, piece: str) -> tuple[int, ...]:
@@ -40,7 +43,12 @@ class PieceCache(dict):
         elif len(data) >= bpe_long.SEGMENT_PIECE:
             if self._joinable is None:
                 self._joinable = bpe_long.joinable_pairs(self.ranks)
-            tokens = tuple(bpe_long.encode_long_piece(data, self.ranks, self._joinable))
+                self._index = bpe_batch.TokenIndex(self.ranks)
+            if self._index.usable:
+                tokens = tuple(bpe_long.encode_long_piece_batched(
+                    data, self.ranks, self._joinable, self._index))
+            else:
+                tokens = tuple(bpe_long.encode_long_piece(data, self.ranks, self._joinable))
         elif len(data) - len(piece) >= CHAR_START_MIN_SAVED:
             # multi-byte characters: start from whole ones where that changes nothing
             tokens = tuple(encode_from_bounds(data, self.ranks, self._chars.bounds(piece, data)))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from refimpl import bpe_long, get_encoding
 from refimpl.bpe import bpe_merge_textbook, byte_pair_encode
+from refimpl.bpe_batch import TokenIndex
 from refimpl.bpe_long import (
     bpe_rounds_bounds,
     encode_long_piece,
@@ -171,3 +172,34 @@ def test_long_path_equals_byte_pair_encode_on_real_ranks():
     for alphabet in ("ab", " \n", "abc=-", "xyz"):
         piece = "".join(rng.choice(alphabet) for _ in range(6000)).encode()
         assert encode_long_piece(piece, ranks, _joinable("cl100k_base")) == byte_pair_encode(piece, ranks)
+
+
+# The batched segments (refimpl.bpe_batch) against the one-by-one path
+
+@given(ranks_and_piece(), st.sampled_from([0, 2, 7]), st.sampled_from([0, 3, 16]))
+def test_batched_long_piece_equals_textbook_on_random_vocabularies(case, packed, batch):
+    # packed 0: every segment is told apart by its bytes (a dict), 7: most by packed keys;
+    # batch 0: no segment is merged in rounds.
+    ranks, piece = case
+    with mock.patch.object(bpe_long, "_PACKED_BYTES", packed), \
+            mock.patch.object(bpe_long, "BATCH_SEGMENT", batch), \
+            mock.patch.object(bpe_long, "ROUNDS_PIECE", 20):
+        got = bpe_long.encode_long_piece_batched(piece, ranks, joinable_pairs(ranks), TokenIndex(ranks))
+    assert got == textbook_ids(ranks, piece)
+
+
+def test_batched_long_piece_equals_the_one_by_one_path_on_real_ranks():
+    ranks = get_encoding("cl100k_base")._mergeable_ranks
+    rng = random.Random(4)
+    index = TokenIndex(ranks)
+    for alphabet in ("ab", " \n", "abc=-", "\u4e00\u9fa5\u7684\u662f", "xyz\u00e9"):
+        piece = "".join(rng.choice(alphabet) for _ in range(6000)).encode()
+        assert bpe_long.encode_long_piece_batched(piece, ranks, _joinable("cl100k_base"), index) \
+            == encode_long_piece(piece, ranks, _joinable("cl100k_base"))
+
+
+def test_a_missing_byte_in_a_batched_long_piece_gets_the_clear_error():
+    ranks = {bytes([i]): i for i in range(256) if i != ord("z")} | {b"aa": 300}
+    piece = b"ab" * 2500 + b"z"
+    with pytest.raises(KeyError, match=r"has no rank"):
+        bpe_long.encode_long_piece_batched(piece, ranks, joinable_pairs(ranks), TokenIndex(ranks))

@@ -42,6 +42,7 @@ Ranks = Mapping[bytes, int]
 _NONE = np.iinfo(np.int64).max  # "no mergeable pair here"
 _BASE = 0x9E3779B97F4A7C15  # odd, so it has an inverse modulo 2**64
 _BASE_INVERSE = pow(_BASE, -1, 1 << 64)
+_MIX = np.uint64(0xD6E8FEB86659FD93)  # odd
 
 
 def _powers(base: int, n: int) -> np.ndarray:
@@ -55,7 +56,8 @@ class _Hasher:
     """Hashes of any stretch of ``data``: ``h(a, b) = sum((data[i] + 1) * BASE**(b-1-i))`` for
     ``a <= i < b``, modulo 2**64. With ``G[j] = sum((data[i] + 1) * BASE**-i, i < j)`` that is
     ``BASE**(b-1) * (G[b] - G[a])``: two lookups and a multiplication, for any number of
-    stretches at once. The digit is ``byte + 1`` so that a zero byte still counts."""
+    stretches at once. The digit is ``byte + 1`` so that a zero byte still counts. The hash
+    handed out is ``h(a, b) * MIX`` (odd, so two stretches share it only if they share ``h``)."""
 
     def __init__(self, data: np.ndarray):
         n = len(data)
@@ -65,7 +67,38 @@ class _Hasher:
         np.cumsum(digits, dtype=np.uint64, out=self.prefix[1:])
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return self.up[b - 1] * (self.prefix[b] - self.prefix[a])
+        # times an odd constant: a bijection (no new collisions) that spreads short strings'
+        # small hashes over the top bits, which _SortedKeys buckets by
+        return self.up[b - 1] * (self.prefix[b] - self.prefix[a]) * _MIX
+
+
+class _SortedKeys:
+    """``search(q)`` = ``np.searchsorted(keys, q)`` for a sorted uint64 array, found by a short
+    scan of ``q``'s bucket (its top bits; about one key a bucket) instead of a binary search,
+    whose every step misses the cache on a large array (10^6 queries into 2*10^5 to 1.4*10^6
+    keys: 4x to 4.5x quicker here).
+
+    >>> keys = np.array([3, 9, 2**63, 2**63 + 5], dtype=np.uint64)
+    >>> _SortedKeys(keys).search(np.array([0, 9, 10, 2**63 + 1, 2**64 - 1], dtype=np.uint64)).tolist()
+    [0, 1, 2, 3, 4]
+    """
+
+    def __init__(self, keys: np.ndarray):
+        self.keys = keys
+        bits = max(int(len(keys)).bit_length(), 1)
+        self.shift = np.uint64(64 - bits)
+        counts = np.bincount((keys >> self.shift).astype(np.intp), minlength=1 << bits)
+        self.first = np.concatenate(([0], np.cumsum(counts)))
+
+    def search(self, q: np.ndarray) -> np.ndarray:
+        bucket = (q >> self.shift).astype(np.intp)
+        at, end = self.first[bucket], self.first[bucket + 1]
+        todo = np.flatnonzero(at < end)
+        while len(todo):
+            todo = todo[self.keys[at[todo]] < q[todo]]
+            at[todo] += 1
+            todo = todo[at[todo] < end[todo]]
+        return at
 
 
 class TokenIndex:
@@ -89,6 +122,7 @@ class TokenIndex:
         keys = _Hasher(self.bytes)(self.offset, self.offset + self.length)
         order = np.argsort(keys, kind="stable")
         self.keys = keys[order]
+        self._sorted = _SortedKeys(self.keys)
         self.position = order  # sorted slot -> position in ``tokens``
         self.rank = np.fromiter(ranks.values(), np.int64, len(tokens))
         self.usable = bool(len(tokens)) and not (self.keys[1:] == self.keys[:-1]).any()
@@ -104,7 +138,7 @@ class TokenIndex:
         if not len(a):
             return out
         keys = (hasher or _Hasher(data))(a, b)
-        slot = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        slot = np.minimum(self._sorted.search(keys), len(self.keys) - 1)
         pos = self.position[slot]
         length = b - a
         found = np.flatnonzero((self.keys[slot] == keys) & (self.length[pos] == length))

@@ -4,13 +4,14 @@ from __future__ import annotations
 import random
 from unittest import mock
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from refimpl import bpe_batch, get_encoding
 from refimpl.bpe import bpe_merge_textbook, byte_pair_encode
-from refimpl.bpe_batch import TokenIndex, encode_many
+from refimpl.bpe_batch import TokenIndex, _SortedKeys, encode_many
 
 
 def textbook_ids(ranks, piece):
@@ -79,3 +80,14 @@ def test_worked_example_from_the_docstring():
     ranks = {b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"bc": 4, b"abc": 5}
     assert encode_many([b"abc", b"cab"], ranks, TokenIndex(ranks)) == [[5], [2, 3]]
     assert encode_many([], ranks, TokenIndex(ranks)) == []
+
+
+_U64 = st.integers(0, 2**64 - 1)
+
+
+@given(st.lists(_U64, min_size=1, max_size=300), st.lists(_U64, max_size=100),
+       st.sampled_from([0, 1, 2**63, 2**64 - 1]))
+def test_bucket_search_equals_searchsorted(keys, queries, edge):
+    keys = np.sort(np.array(keys + keys[:5] + [edge], dtype=np.uint64))  # with repeats
+    queries = np.array(queries + keys[::7].tolist() + [edge, 0, 2**64 - 1], dtype=np.uint64)
+    assert _SortedKeys(keys).search(queries).tolist() == np.searchsorted(keys, queries).tolist()

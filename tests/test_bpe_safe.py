@@ -1,0 +1,177 @@
+"""Safe merges: the numpy round finds exactly the rule's pairs, and BPE through them is unchanged."""
+from __future__ import annotations
+
+import random
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from refimpl import bpe_batch, bpe_long, get_encoding
+from refimpl.bpe import bpe_merge_textbook, encode_from_bounds
+from refimpl.bpe_batch import TokenIndex, _Hasher
+from refimpl.bpe_long import bpe_rounds_bounds
+from refimpl.bpe_safe import SafeMerges, end_tables_reference, safe_pairs_reference
+
+from test_bpe import ranks_and_piece
+
+
+def textbook_bounds(ranks, piece):
+    out = [0]
+    for part in bpe_merge_textbook(ranks, piece):
+        out.append(out[-1] + len(part))
+    return out
+
+
+def _state(ranks, piece, draw_cuts):
+    """A state BPE can be in: the piece cut at some offsets, every part a token."""
+    bounds = [0]
+    for i in range(1, len(piece)):
+        if draw_cuts(i) or piece[bounds[-1]:i + 1] not in ranks:
+            bounds.append(i)
+    bounds.append(len(piece))
+    return bounds
+
+
+@given(ranks_and_piece(), st.randoms(use_true_random=False))
+def test_the_round_merges_exactly_the_rules_pairs(case, rnd):
+    # Random vocabularies (tokens in any rank order, some never reachable by merges) and
+    # random states: the numpy round and the dictionary rule agree pair for pair.
+    ranks, piece = case
+    if len(piece) < 2:
+        return
+    bounds = _state(ranks, piece, lambda i: rnd.random() < 0.6)
+    parts = [piece[a:b] for a, b in zip(bounds, bounds[1:])]
+    safe = SafeMerges(TokenIndex(ranks))
+    data = np.frombuffer(piece, np.uint8)
+    hasher = _Hasher(data)
+    starts = np.array(bounds)
+    new_starts, new_pairs, merged = safe.round(data, hasher, starts, safe.pairs(data, hasher, starts))
+    expected = safe_pairs_reference(ranks, parts)
+    gone = sorted(set(bounds) - set(new_starts.tolist()))
+    assert gone == [bounds[i + 1] for i in expected]
+    assert merged == len(expected)
+    # the pairs it hands on are those of the new state
+    assert new_pairs.tolist() == safe.pairs(data, hasher, new_starts).tolist()
+
+
+@given(ranks_and_piece())
+def test_safe_rounds_leave_the_textbook_answer_unchanged(case):
+    ranks, piece = case
+    safe = SafeMerges(TokenIndex(ranks))
+    for min_share in (0, 1 / 4):
+        assert bpe_rounds_bounds(ranks, piece, min_share=min_share, safe=safe) == textbook_bounds(ranks, piece)
+
+
+@given(ranks_and_piece())
+def test_every_safe_merge_is_one_the_textbook_makes(case):
+    # Stronger than the final answer: each part a safe round makes is a part the textbook
+    # merge makes too (it lies inside one final token, and is itself a token).
+    ranks, piece = case
+    safe = SafeMerges(TokenIndex(ranks))
+    data = np.frombuffer(piece, np.uint8)
+    hasher = _Hasher(data)
+    starts = np.arange(len(piece) + 1)
+    pairs = safe.pairs(data, hasher, starts) if len(piece) > 1 else np.empty(0, np.int64)
+    final = set(textbook_bounds(ranks, piece))
+    while len(starts) > 2:
+        starts, pairs, merged = safe.round(data, hasher, starts, pairs)
+        assert final <= set(starts.tolist())
+        if not merged:
+            break
+
+
+def _vocab(*tokens):
+    return {t.encode(): r for r, t in enumerate(tokens)}
+
+
+# For each of the rule's four conditions, a vocabulary and piece where merging the pair "ab",
+# which only that condition rules out, changes the answer (random vocabularies rarely build
+# these).
+@pytest.mark.parametrize("ranks, piece", [
+    # ends(L + A): "x" takes the "a" first
+    (_vocab("x", "a", "b", "xa", "ab"), b"xab"),
+    # starts(B + R): "y" takes the "b" first
+    (_vocab("a", "b", "y", "by", "ab"), b"aby"),
+    # ends(L + T): the textbook makes "yx" then "ab"; with "ab" made first, "xab" (4) wins
+    (_vocab("y", "x", "a", "b", "xab", "yx", "ab"), b"yxab"),
+    # starts(T + R): the mirror image
+    (_vocab("a", "b", "x", "y", "abx", "xy", "ab"), b"abxy"),
+])
+def test_each_condition_of_the_rule_is_needed(ranks, piece):
+    i = piece.index(b"ab")
+    assert i not in safe_pairs_reference(ranks, [piece[k:k + 1] for k in range(len(piece))])
+    expected = [ranks[p] for p in bpe_merge_textbook(ranks, piece)]
+    ab_first = [k for k in range(len(piece) + 1) if k != i + 1]
+    assert encode_from_bounds(piece, ranks, ab_first) != expected
+    safe = SafeMerges(TokenIndex(ranks))
+    assert bpe_rounds_bounds(ranks, piece, min_share=0, safe=safe) == textbook_bounds(ranks, piece)
+
+
+def test_tables_equal_the_reference_on_a_real_vocabulary():
+    ranks = get_encoding("r50k_base")._mergeable_ranks
+    ends, starts = end_tables_reference(ranks)
+    safe = SafeMerges(TokenIndex(ranks))
+    rng = random.Random(1)
+    keys = rng.sample(sorted(ends), 3000) + [b"zzqx", b"\xff\xfe", b"the", b" th"]
+    data = np.frombuffer(b"".join(keys), np.uint8)
+    hi = np.cumsum([len(k) for k in keys])
+    lo = hi - [len(k) for k in keys]
+    hasher = _Hasher(data)
+    none = bpe_batch._NONE
+    assert safe.ends(hasher, lo, hi).tolist() == [ends.get(k, none) for k in keys]
+    assert safe.starts(hasher, lo, hi).tolist() == [starts.get(k, none) for k in keys]
+
+
+def test_shared_hashes_only_make_the_round_more_careful():
+    # With base 1 a hash is the sum of the bytes (+1 each): "ab" and "ba", "abc" and "cab",
+    # ... share hashes in the tables, which can only lower their ranks. The answer must not
+    # change. (The token index stays usable: these tokens have distinct sums.)
+    ranks = {b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"bc": 4, b"abc": 5, b"cc": 6}
+    rng = random.Random(3)
+    with mock.patch.object(bpe_batch, "_BASE", 1), mock.patch.object(bpe_batch, "_BASE_INVERSE", 1):
+        index = TokenIndex(ranks)
+        assert index.usable
+        safe = SafeMerges(index)
+        for _ in range(200):
+            piece = bytes(rng.choice(b"abc") for _ in range(rng.randrange(2, 60)))
+            assert bpe_rounds_bounds(ranks, piece, min_share=0, safe=safe) == textbook_bounds(ranks, piece)
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_long_runs_of_common_letters_through_the_encoding_match_tiktoken(encoding_pair, name):
+    # No cut (every pair of these letters is in some token) and no long runs of equal pairs:
+    # the safe rounds do most of the merging.
+    ours, theirs = encoding_pair(name)
+    rng = random.Random(8)
+    piece = "".join(rng.choice("etaoinsh") for _ in range(40_000))
+    ours._cache.clear()
+    with mock.patch.object(SafeMerges, "round", autospec=True, side_effect=SafeMerges.round) as spy:
+        assert ours.encode_ordinary(piece) == theirs.encode_ordinary(piece)
+    assert spy.call_count > 0
+    ours._cache.clear()
+
+
+def test_negative_and_sparse_ranks():
+    # refimpl accepts any integer ranks; the tables store them relative to the lowest
+    ranks = {b"a": -5, b"b": -4, b"c": 10**9, b"ab": -1, b"bc": 7, b"abc": 3}
+    safe = SafeMerges(TokenIndex(ranks))
+    rng = random.Random(5)
+    for _ in range(100):
+        piece = bytes(rng.choice(b"abc") for _ in range(rng.randrange(1, 40)))
+        assert bpe_rounds_bounds(ranks, piece, min_share=0, safe=safe) == textbook_bounds(ranks, piece)
+
+
+def test_the_docstring_example():
+    ranks = {b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"bc": 4}
+    assert safe_pairs_reference(ranks, [b"a", b"b", b"c"]) == [0]
+    assert bpe_rounds_bounds(ranks, b"abc", min_share=0, safe=SafeMerges(TokenIndex(ranks))) == [0, 2, 3]
+
+
+def test_a_missing_byte_gets_the_clear_error():
+    ranks = {bytes([i]): i for i in range(256) if i != ord("z")} | {b"ab": 300}
+    cache = bpe_long._SegmentTokens(ranks, safe=SafeMerges(TokenIndex(ranks)))
+    with mock.patch.object(bpe_long, "ROUNDS_PIECE", 10), pytest.raises(KeyError, match=r"has no rank"):
+        cache[b"ab" * 20 + b"z"]

@@ -41,6 +41,12 @@ which a few thousand to fifty thousand are distinct. :func:`encode_long_piece` (
 path) looks each up in a dictionary; :func:`encode_long_piece_batched` finds the distinct ones
 with numpy, merges the short ones all together (:mod:`refimpl.bpe_batch`) and lays their tokens
 out in the piece's order by index arithmetic. The tests hold the two equal.
+
+**Safe merges.** A long segment with no runs of equal pairs (a megabyte of random text over
+eight common letters has no cut) used to go to the heap almost whole. With the tables of
+:mod:`refimpl.bpe_safe`, its rounds also merge every pair that BPE is bound to merge whatever
+happens around it; on that megabyte five such rounds make 85% of the merges, and the heap
+finishes the rest.
 """
 from __future__ import annotations
 
@@ -50,6 +56,7 @@ import numpy as np
 
 from . import bpe_batch
 from .bpe import Ranks, byte_pair_encode, heap_merge
+from .bpe_safe import SafeMerges
 
 # Pieces at least this long go through this module. The table of pairs costs 10-50 ms to build,
 # once per Encoding, about what the heap spends on one piece of this size; shorter pieces (a long
@@ -151,8 +158,15 @@ def _round(get, piece: bytes, starts: np.ndarray, pairs: np.ndarray):
     return new_starts, new_pairs, len(chosen)
 
 
-def bpe_rounds_bounds(ranks: Ranks, piece: bytes, min_share: float = ROUND_MIN_SHARE) -> list[int]:
+def bpe_rounds_bounds(ranks: Ranks, piece: bytes, min_share: float = ROUND_MIN_SHARE,
+                      safe: "SafeMerges | None" = None) -> list[int]:
     """The start offsets of the final parts of ``piece``, plus ``len(piece)`` (same as the heap).
+
+    With ``safe`` (:class:`refimpl.bpe_safe.SafeMerges` for these ranks) there are two kinds
+    of round: every merge of the lowest rank (above), and every safe merge (a random run of
+    letters has few repeats but many safe merges). Each round leaves a state the textbook
+    merge passes through or ends at the same answer from, so the kinds mix freely: the kind
+    that paid last goes first; when neither pays, the heap finishes.
 
     >>> ranks = {b"a": 0, b"aa": 1, b"aaaa": 2}
     >>> bpe_rounds_bounds(ranks, b"aaaaa", min_share=0)
@@ -163,13 +177,33 @@ def bpe_rounds_bounds(ranks: Ranks, piece: bytes, min_share: float = ROUND_MIN_S
         return [0, n] if n else [0]
     get = ranks.get
     starts = np.arange(n + 1)
-    pairs = _lookup(get, piece, starts[:-2], starts[2:])
+
+    def equal_ranks(starts, pairs):
+        return _round(get, piece, starts, pairs)
+
+    if safe is None:
+        pairs = _lookup(get, piece, starts[:-2], starts[2:])
+        kinds = [equal_ranks]
+    else:
+        data = np.frombuffer(piece, np.uint8)
+        hasher = bpe_batch._Hasher(data)
+        pairs = safe.pairs(data, hasher, starts)
+
+        def safe_merges(starts, pairs):
+            return safe.round(data, hasher, starts, pairs)
+
+        kinds = [safe_merges, equal_ranks]
     while len(starts) > 2:
-        step = _round(get, piece, starts, pairs)
-        if step is None:
-            break
-        starts, pairs, done = step
-        if done < min_share * len(starts):
+        for kind in kinds:
+            step = kind(starts, pairs)
+            if step is None:
+                continue
+            starts, pairs, done = step
+            if done and done >= min_share * len(starts):
+                kinds.remove(kind)
+                kinds.insert(0, kind)
+                break
+        else:
             break
     if len(starts) > 2 and len(pairs) and pairs.min() != _NONE:
         starts = _finish_with_heap(get, piece, starts, pairs)
@@ -178,17 +212,15 @@ def bpe_rounds_bounds(ranks: Ranks, piece: bytes, min_share: float = ROUND_MIN_S
 
 def _finish_with_heap(get, piece: bytes, starts: np.ndarray, pairs: np.ndarray) -> list[int]:
     n = len(piece)
-    s, ranks_of_pairs = starts.tolist(), pairs.tolist()
-    end = list(range(1, n + 1))
-    prev = list(range(-1, n - 1))
+    end = np.arange(1, n + 1)
+    end[starts[:-1]] = starts[1:]
+    prev = np.arange(-1, n - 1)
+    prev[starts[1:-1]] = starts[:-2]
     pair: list = [None] * n
-    for k, (a, b) in enumerate(zip(s, s[1:])):
-        end[a] = b
-        if b < n:
-            prev[b] = a
-        if k < len(ranks_of_pairs) and ranks_of_pairs[k] != _NONE:
-            pair[a] = ranks_of_pairs[k]
-    end = heap_merge(get, piece, end, prev, pair)
+    has = np.flatnonzero(pairs != _NONE)
+    for a, r in zip(starts[has].tolist(), pairs[has].tolist()):
+        pair[a] = r
+    end = heap_merge(get, piece, end.tolist(), prev.tolist(), pair)
     out, i = [], 0
     while i < n:
         out.append(i)
@@ -197,13 +229,13 @@ def _finish_with_heap(get, piece: bytes, starts: np.ndarray, pairs: np.ndarray) 
     return out
 
 
-def bpe_rounds_encode(piece: bytes, ranks: Ranks) -> list[int]:
+def bpe_rounds_encode(piece: bytes, ranks: Ranks, safe: "SafeMerges | None" = None) -> list[int]:
     """The token ids of ``piece`` by rounds (then the heap): same as ``byte_pair_encode``.
 
     >>> bpe_rounds_encode(b"aaaaa", {b"a": 0, b"aa": 1, b"aaaa": 2})
     [2, 0]
     """
-    bounds = bpe_rounds_bounds(ranks, piece)
+    bounds = bpe_rounds_bounds(ranks, piece, safe=safe)
     return [ranks[piece[a:b]] for a, b in zip(bounds, bounds[1:])]
 
 
@@ -237,13 +269,16 @@ _PACKED_BYTES = 7
 
 
 def encode_long_piece_batched(piece: bytes, ranks: Ranks, joinable: np.ndarray,
-                              index: bpe_batch.TokenIndex) -> list[int]:
+                              index: bpe_batch.TokenIndex, safe=None) -> list[int]:
     """Same answer as :func:`encode_long_piece`, with the segments handled as arrays: the
     distinct short segments are found by packing each into one integer, merged together in
     rounds (:func:`refimpl.bpe_batch.encode_many`), and their tokens laid out again in the
     piece's order by index arithmetic. A megabyte of rare Han characters is half a million
     segments, of which 50,000 are distinct; :func:`encode_long_piece` spends most of its time
-    making, looking up and chaining the half million.
+    making, looking up and chaining the half million. Segments long enough for rounds use
+    safe merges too if ``safe`` is given: a :class:`refimpl.bpe_safe.SafeMerges`, or a
+    function that returns one (called on the first such segment, as the tables take
+    0.2 s to 0.5 s to build).
 
     >>> from refimpl.bpe_batch import TokenIndex
     >>> ranks = {b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"bc": 4}
@@ -277,7 +312,7 @@ def encode_long_piece_batched(piece: bytes, ranks: Ranks, joinable: np.ndarray,
     segments.extend(number)
     small = [s for s in segments if len(s) <= BATCH_SEGMENT]
     tokens_of = dict(zip(small, bpe_batch.encode_many(small, ranks, index)))
-    per_segment = list(map(_SegmentTokens(ranks, tokens_of).__getitem__, segments))
+    per_segment = list(map(_SegmentTokens(ranks, tokens_of, safe).__getitem__, segments))
     count = np.fromiter(map(len, per_segment), np.int64, len(per_segment))
     flat = np.fromiter(chain.from_iterable(per_segment), np.int64, int(count.sum()))
     # lay the tokens out in the piece's order: segment k contributes flat[off[ids[k]] : + count]
@@ -293,9 +328,10 @@ class _SegmentTokens(dict):
     pieces do, was 10% quicker on a megabyte of common Han characters and 12% slower on rare
     ones, most of which are no token in cl100k_base: not kept.)"""
 
-    def __init__(self, ranks: Ranks, known: dict | None = None):
+    def __init__(self, ranks: Ranks, known: dict | None = None, safe=None):
         super().__init__(known or {})
         self.ranks = ranks
+        self.safe = safe  # a SafeMerges, a function that makes one, or None
 
     def __missing__(self, segment: bytes) -> list[int]:
         # subtle: no "whole segment is a token" shortcut here. tiktoken takes that shortcut
@@ -303,7 +339,9 @@ class _SegmentTokens(dict):
         # tokens that merges never reach), so a segment always goes through the merges.
         if len(segment) >= ROUNDS_PIECE:
             try:
-                tokens = bpe_rounds_encode(segment, self.ranks)
+                if callable(self.safe):
+                    self.safe = self.safe()
+                tokens = bpe_rounds_encode(segment, self.ranks, self.safe)
             except KeyError:
                 tokens = byte_pair_encode(segment, self.ranks)  # raises the clear missing-byte error
         else:

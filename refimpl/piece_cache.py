@@ -6,7 +6,7 @@ whole-piece token, or goes through BPE (:mod:`refimpl.bpe`; very long pieces thr
 """
 from __future__ import annotations
 
-from . import bpe_batch, bpe_long
+from . import bpe_batch, bpe_long, bpe_safe
 from .bpe import byte_pair_encode, encode_from_bounds
 from .bpe_chars import CharStarts
 
@@ -33,6 +33,7 @@ class PieceCache(dict):
         # that merges its short segments together (refimpl.bpe_batch)
         self._joinable = None
         self._index = None
+        self._safe = None  # refimpl.bpe_safe.SafeMerges, built for the first long segment
         self._chars = CharStarts(ranks)  # which characters BPE may start whole
 
     def __missing__(self, piece: str) -> tuple[int, ...]:
@@ -46,7 +47,7 @@ class PieceCache(dict):
                 self._index = bpe_batch.TokenIndex(self.ranks)
             if self._index.usable:
                 tokens = tuple(bpe_long.encode_long_piece_batched(
-                    data, self.ranks, self._joinable, self._index))
+                    data, self.ranks, self._joinable, self._index, self._safe_merges))
             else:
                 tokens = tuple(bpe_long.encode_long_piece(data, self.ranks, self._joinable))
         elif len(data) - len(piece) >= CHAR_START_MIN_SAVED:
@@ -58,3 +59,8 @@ class PieceCache(dict):
             self.clear()
         self[piece] = tokens
         return tokens
+
+    def _safe_merges(self) -> bpe_safe.SafeMerges:
+        if self._safe is None:
+            self._safe = bpe_safe.SafeMerges(self._index)
+        return self._safe

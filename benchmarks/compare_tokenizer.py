@@ -110,11 +110,14 @@ print(time.perf_counter() - t, len(texts), sum(len(s.encode("utf-8")) for s in t
 """
 
 # One 1 MB piece of each kind: random letters (refimpl cuts it where no token holds the byte
-# pair), one letter repeated (no cut: rounds of equal merges, then the heap), and Han
+# pair), one letter repeated (no cut: rounds of equal merges, then the heap), random common
+# letters (eight letters every pair of which some token holds: no cut and few repeats, so
+# rounds of safe merges, then the heap), and Han
 # characters with no punctuation (cut into short segments, most of them repeated): drawn with
 # the corpus's own frequencies, and uniformly from U+4E00-U+9FFF (mostly rare: no token of
 # their own in cl100k_base).
-PIECES = ("random letters", "one letter repeated", "common Han characters", "rare Han characters")
+PIECES = ("random letters", "one letter repeated", "random common letters", "common Han characters",
+          "rare Han characters")
 
 _PIECE_CHILD = r"""
 import sys, time, random
@@ -125,6 +128,8 @@ if kind == "random letters":
     piece = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(1_000_000))
 elif kind == "one letter repeated":
     piece = "a" * 1_000_000
+elif kind == "random common letters":
+    piece = "".join(rng.choice("etaoinsh") for _ in range(1_000_000))
 elif kind == "common Han characters":
     import regex
     from make_corpus import load_corpus
@@ -177,8 +182,11 @@ def extras(repeats: int) -> list[str]:
     if _available("tiktoken"):
         for kind in PIECES:
             code = _PIECE_CHILD.format(here=HERE)
-            ours = statistics.median(_timed_child(code, "refimpl", kind, env=env) for _ in range(repeats))
-            theirs = statistics.median(_timed_child(code, "tiktoken", kind, env=env) for _ in range(repeats))
+            times: dict[str, list[float]] = {"refimpl": [], "tiktoken": []}
+            for _ in range(repeats):  # interleaved, so load on the machine hits both alike
+                for lib in times:
+                    times[lib].append(_timed_child(code, lib, kind, env=env))
+            ours, theirs = statistics.median(times["refimpl"]), statistics.median(times["tiktoken"])
             lines.append(f"one 1 MB piece ({kind}), cl100k_base: refimpl takes {ours / theirs:.1f}x "
                          "tiktoken's time")
     return lines

@@ -95,9 +95,11 @@ class Decode:
 
 class LongPiece:
     """One piece of 100 KB: random letters (cut where no token holds the byte pair, then
-    merged segment by segment), one letter repeated (no cut: the O(n log n) heap), and Han
-    characters drawn with the corpus's frequencies (many short segments, most repeated)."""
-    params = ["random letters", "one letter repeated", "Han characters"]
+    merged segment by segment), one letter repeated (no cut: rounds of equal merges), random
+    common letters (eight letters every pair of which some token holds: no cut, few repeats;
+    safe merges, then the heap), and Han characters drawn with the corpus's frequencies (many
+    short segments, most repeated)."""
+    params = ["random letters", "one letter repeated", "random common letters", "Han characters"]
     param_names = ["piece"]
     number = 1
     warmup_time = 0
@@ -114,6 +116,8 @@ class LongPiece:
             self.piece = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(100_000))
         elif kind == "one letter repeated":
             self.piece = "a" * 100_000
+        elif kind == "random common letters":
+            self.piece = "".join(rng.choice("etaoinsh") for _ in range(100_000))
         else:
             han = "".join(regex.findall(r"\p{Han}+", "".join(halves("multilingual"))))
             self.piece = "".join(rng.choice(han) for _ in range(33_333))

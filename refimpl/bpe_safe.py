@@ -161,7 +161,11 @@ class SafeMerges:
         """Merge every safe pair. ``starts`` are the part starts plus the end, ``pairs`` as
         from :meth:`pairs`. Returns the new ``(starts, pairs, number of merges)``."""
         parts = len(starts) - 1
-        k = np.flatnonzero(pairs != _NONE)
+        # A safe pair ranks below both neighbouring pairs (the left one is a token ending with
+        # L + A, the right one a token starting with B + R): a cheap first cut.
+        lower = pairs < np.r_[_NONE, pairs[:-1]]
+        lower[:-1] &= pairs[:-1] < pairs[1:]
+        k = np.flatnonzero(lower)
         # the rule's four conditions, each cutting down the candidates before the next
         for side, near, far in ((self.ends, -1, 1), (self.ends, -1, 2),
                                 (self.starts, 1, 3), (self.starts, 0, 3)):

@@ -56,7 +56,7 @@ import numpy as np
 
 from . import bpe_batch
 from .bpe import Ranks, byte_pair_encode, heap_merge
-from .bpe_safe import SafeMerges
+from .bpe_safe import SafeMerges, merge_at
 
 # Pieces at least this long go through this module. The table of pairs costs 10-50 ms to build,
 # once per Encoding, about what the heap spends on one piece of this size; shorter pieces (a long
@@ -139,17 +139,8 @@ def _round(get, piece: bytes, starts: np.ndarray, pairs: np.ndarray):
         if (transient < r).any():
             return None
 
-    keep = np.ones(len(starts), dtype=bool)
-    keep[chosen + 1] = False                              # the right part of each merge is gone
-    old = np.flatnonzero(keep)                            # new part j was old part old[j]
-    new_starts = starts[keep]
-    merged = np.zeros(len(starts), dtype=bool)
-    merged[chosen] = True
-    grown = merged[old[:-1]]                              # new part j is a merged part
     # new pair j changed if part j or part j+1 grew; otherwise it keeps its old rank
-    changed = grown[:-1] | grown[1:]
-    new_pairs = pairs[old[:-2]].copy() if len(old) > 2 else np.empty(0, np.int64)
-    idx = np.flatnonzero(changed)
+    new_starts, new_pairs, idx = merge_at(starts, pairs, chosen)
     if len(idx):
         fresh = _lookup(get, piece, new_starts[idx], new_starts[idx + 2])
         if (fresh < r).any():

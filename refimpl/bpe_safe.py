@@ -99,6 +99,28 @@ def safe_pairs_reference(ranks: Ranks, parts: list[bytes]) -> list[int]:
     return out
 
 
+def merge_at(starts: np.ndarray, pairs: np.ndarray, chosen: np.ndarray):
+    """Merge part k with part k+1 for every k in ``chosen`` (sorted, no two adjacent), the
+    array step that every round ends with. ``starts`` are the part starts plus the end,
+    ``pairs[k]`` the rank of parts k and k+1. Returns the new starts, the new pairs (carried
+    over; stale where a part grew) and the indices of the stale pairs, to look up again.
+
+    >>> new_starts, new_pairs, stale = merge_at(np.array([0, 1, 2, 3, 4]),
+    ...                                         np.array([7, 8, 9]), np.array([1]))
+    >>> new_starts.tolist(), stale.tolist()
+    ([0, 1, 3, 4], [0, 1])
+    """
+    keep = np.ones(len(starts), dtype=bool)
+    keep[chosen + 1] = False                      # the right part of each merge is gone
+    old = np.flatnonzero(keep)                    # new part j was old part old[j]
+    grown = np.zeros(len(starts), dtype=bool)
+    grown[chosen] = True
+    grown = grown[old[:-1]]                       # new part j is a merged part
+    stale = np.flatnonzero(grown[:-1] | grown[1:])  # new pairs with a merged part
+    new_pairs = pairs[old[:-2]] if len(old) > 2 else np.empty(0, np.int64)
+    return starts[keep], new_pairs, stale
+
+
 class _LowestRank:
     """``{hash of a string: the lowest rank given to it}`` as one sorted array: each entry is
     the hash's low bits shifted up, with the rank in the bottom ``bits``, so sorting puts each
@@ -177,15 +199,7 @@ class SafeMerges:
             k = k[~bad]
         if not len(k):
             return starts, pairs, 0
-        keep = np.ones(len(starts), dtype=bool)
-        keep[k + 1] = False                       # the right part of each merge is gone
-        old = np.flatnonzero(keep)                # new part j was old part old[j]
-        new_starts = starts[keep]
-        grown = np.zeros(len(starts), dtype=bool)
-        grown[k] = True
-        grown = grown[old[:-1]]                   # new part j is a merged part
-        changed = np.flatnonzero(grown[:-1] | grown[1:])  # new pairs with a merged part
-        new_pairs = pairs[old[:-2]] if len(old) > 2 else np.empty(0, np.int64)
+        new_starts, new_pairs, changed = merge_at(starts, pairs, k)
         new_pairs[changed] = self.index.ranks_of(data, new_starts[changed],
                                                  new_starts[changed + 2], hasher)
         return new_starts, new_pairs, len(k)

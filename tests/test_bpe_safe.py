@@ -13,7 +13,7 @@ from refimpl import bpe_batch, bpe_long, get_encoding
 from refimpl.bpe import bpe_merge_textbook, encode_from_bounds
 from refimpl.bpe_batch import TokenIndex, _Hasher
 from refimpl.bpe_long import bpe_rounds_bounds
-from refimpl.bpe_safe import SafeMerges, end_tables_reference, safe_pairs_reference
+from refimpl.bpe_safe import SafeMerges, end_tables_reference, merge_at, safe_pairs_reference
 
 from test_bpe import ranks_and_piece
 
@@ -108,6 +108,30 @@ def test_each_condition_of_the_rule_is_needed(ranks, piece):
     assert encode_from_bounds(piece, ranks, ab_first) != expected
     safe = SafeMerges(TokenIndex(ranks))
     assert bpe_rounds_bounds(ranks, piece, min_share=0, safe=safe) == textbook_bounds(ranks, piece)
+
+
+@given(st.integers(2, 40), st.randoms(use_true_random=False))
+def test_merge_at_against_lists(parts, rnd):
+    # the array step of every round, against the same merges made on plain lists
+    starts = sorted(rnd.sample(range(1, 200), parts - 1))
+    starts = [0] + starts + [200]
+    pairs = [rnd.randrange(50) for _ in range(parts - 1)]
+    chosen, k = [], 0
+    while k < parts - 1:
+        if rnd.random() < 0.4:
+            chosen.append(k)
+            k += 1
+        k += 1
+    new_starts, new_pairs, stale = merge_at(np.array(starts), np.array(pairs, np.int64),
+                                            np.array(chosen, np.int64))
+    want = [a for i, a in enumerate(starts) if i - 1 not in chosen]
+    grown = {want.index(starts[k]) for k in chosen}
+    want_stale = [j for j in range(len(want) - 2) if j in grown or j + 1 in grown]
+    assert new_starts.tolist() == want
+    assert stale.tolist() == want_stale
+    for j in range(len(want) - 2):
+        if j not in want_stale:  # an unchanged pair keeps its rank
+            assert new_pairs[j] == pairs[starts.index(want[j])]
 
 
 def test_tables_equal_the_reference_on_a_real_vocabulary():

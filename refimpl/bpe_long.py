@@ -46,7 +46,8 @@ out in the piece's order by index arithmetic. The tests hold the two equal.
 eight common letters has no cut) used to go to the heap almost whole. With the tables of
 :mod:`refimpl.bpe_safe`, its rounds also merge every pair that BPE is bound to merge whatever
 happens around it; on that megabyte five such rounds make 85% of the merges, and the heap
-finishes the rest.
+finishes the rest. The tables take 0.2 s to 0.5 s to build, more than a 10 KB run of "=" costs
+in all, so :mod:`refimpl.piece_cache` builds them only once they pay.
 """
 from __future__ import annotations
 
@@ -159,6 +160,12 @@ def bpe_rounds_bounds(ranks: Ranks, piece: bytes, min_share: float = ROUND_MIN_S
     merge passes through or ends at the same answer from, so the kinds mix freely: the kind
     that paid last goes first; when neither pays, the heap finishes.
 
+    ``safe`` may also be a function ``safe(parts, upfront)`` that returns a SafeMerges or
+    None, for tables that are costly to build (0.2 s to 0.5 s) and not always worth it. It is
+    asked at the start with the most parts the heap could take (``upfront=True``) and, if it
+    gave none, once more when the rounds of equal ranks stop paying, with the number of parts
+    they leave to the heap (``upfront=False``).
+
     >>> ranks = {b"a": 0, b"aa": 1, b"aaaa": 2}
     >>> bpe_rounds_bounds(ranks, b"aaaaa", min_share=0)
     [0, 4, 5]
@@ -168,21 +175,23 @@ def bpe_rounds_bounds(ranks: Ranks, piece: bytes, min_share: float = ROUND_MIN_S
         return [0, n] if n else [0]
     get = ranks.get
     starts = np.arange(n + 1)
+    ask = None
+    if safe is not None and not isinstance(safe, SafeMerges):
+        ask, safe = safe, safe(n - 1, True)
+    data = np.frombuffer(piece, np.uint8)
+    hasher = bpe_batch._Hasher(data) if safe is not None else None
 
     def equal_ranks(starts, pairs):
         return _round(get, piece, starts, pairs)
+
+    def safe_merges(starts, pairs):
+        return safe.round(data, hasher, starts, pairs)
 
     if safe is None:
         pairs = _lookup(get, piece, starts[:-2], starts[2:])
         kinds = [equal_ranks]
     else:
-        data = np.frombuffer(piece, np.uint8)
-        hasher = bpe_batch._Hasher(data)
-        pairs = safe.pairs(data, hasher, starts)
-
-        def safe_merges(starts, pairs):
-            return safe.round(data, hasher, starts, pairs)
-
+        pairs = safe.pairs(data, hasher, starts)  # the same ranks, found with numpy
         kinds = [safe_merges, equal_ranks]
     while len(starts) > 2:
         for kind in kinds:
@@ -195,6 +204,12 @@ def bpe_rounds_bounds(ranks: Ranks, piece: bytes, min_share: float = ROUND_MIN_S
                 kinds.insert(0, kind)
                 break
         else:
+            if safe is None and ask is not None and len(starts) > 2:
+                safe = ask(len(starts) - 1, False)  # worth building the tables now?
+                if safe is not None:
+                    hasher = bpe_batch._Hasher(data)
+                    kinds = [safe_merges, equal_ranks]
+                    continue
             break
     if len(starts) > 2 and len(pairs) and pairs.min() != _NONE:
         starts = _finish_with_heap(get, piece, starts, pairs)
@@ -267,9 +282,8 @@ def encode_long_piece_batched(piece: bytes, ranks: Ranks, joinable: np.ndarray,
     piece's order by index arithmetic. A megabyte of rare Han characters is half a million
     segments, of which 50,000 are distinct; :func:`encode_long_piece` spends most of its time
     making, looking up and chaining the half million. Segments long enough for rounds use
-    safe merges too if ``safe`` is given: a :class:`refimpl.bpe_safe.SafeMerges`, or a
-    function that returns one (called on the first such segment, as the tables take
-    0.2 s to 0.5 s to build).
+    safe merges too if ``safe`` is given (a :class:`refimpl.bpe_safe.SafeMerges`, or a
+    function that decides when to build one: see :func:`bpe_rounds_bounds`).
 
     >>> from refimpl.bpe_batch import TokenIndex
     >>> ranks = {b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"bc": 4}
@@ -322,7 +336,7 @@ class _SegmentTokens(dict):
     def __init__(self, ranks: Ranks, known: dict | None = None, safe=None):
         super().__init__(known or {})
         self.ranks = ranks
-        self.safe = safe  # a SafeMerges, a function that makes one, or None
+        self.safe = safe  # as bpe_rounds_bounds takes it
 
     def __missing__(self, segment: bytes) -> list[int]:
         # subtle: no "whole segment is a token" shortcut here. tiktoken takes that shortcut
@@ -330,8 +344,6 @@ class _SegmentTokens(dict):
         # tokens that merges never reach), so a segment always goes through the merges.
         if len(segment) >= ROUNDS_PIECE:
             try:
-                if callable(self.safe):
-                    self.safe = self.safe()
                 tokens = bpe_rounds_encode(segment, self.ranks, self.safe)
             except KeyError:
                 tokens = byte_pair_encode(segment, self.ranks)  # raises the clear missing-byte error

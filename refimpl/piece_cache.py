@@ -16,6 +16,12 @@ PIECE_CACHE_LIMIT = 200_000
 # Pieces with at least this many bytes beyond one per character start BPE from whole
 # characters (refimpl.bpe_chars); for fewer, finding them costs more than the merges it saves.
 CHAR_START_MIN_SAVED = 2
+# The safe-merge tables (refimpl.bpe_safe) take 0.2 s to 0.5 s to build and save about a
+# microsecond for each part they keep from the heap: they are built for a segment of this many
+# bytes, or once long segments have left this many parts to the heap in all. (So runs of "=" or
+# of spaces, which rounds of equal ranks finish, do not build them, and a megabyte of letters
+# builds them at once.)
+SAFE_TABLES_AFTER = 100_000
 
 
 class PieceCache(dict):
@@ -33,7 +39,8 @@ class PieceCache(dict):
         # that merges its short segments together (refimpl.bpe_batch)
         self._joinable = None
         self._index = None
-        self._safe = None  # refimpl.bpe_safe.SafeMerges, built for the first long segment
+        self._safe = None  # refimpl.bpe_safe.SafeMerges, built when it pays (see _safe_merges)
+        self._heap_parts = 0  # parts long segments have left to the heap so far
         self._chars = CharStarts(ranks)  # which characters BPE may start whole
 
     def __missing__(self, piece: str) -> tuple[int, ...]:
@@ -60,7 +67,20 @@ class PieceCache(dict):
         self[piece] = tokens
         return tokens
 
-    def _safe_merges(self) -> bpe_safe.SafeMerges:
+    def _safe_merges(self, parts: int, upfront: bool) -> bpe_safe.SafeMerges | None:
+        """The safe-merge tables, or None while they would not pay (the ``safe`` function of
+        :func:`refimpl.bpe_long.bpe_rounds_bounds`). ``upfront``: a segment of ``parts + 1``
+        bytes is about to start; else ``parts`` parts are about to go to the heap. Like renting
+        skis until the rent adds up to the price: the heap's parts are counted until they reach
+        about what building costs, so the total is never much more than twice the better of
+        building at once and never building."""
         if self._safe is None:
+            if upfront:
+                if parts < SAFE_TABLES_AFTER:
+                    return None
+            else:
+                self._heap_parts += parts
+                if self._heap_parts < SAFE_TABLES_AFTER:
+                    return None
             self._safe = bpe_safe.SafeMerges(self._index)
         return self._safe

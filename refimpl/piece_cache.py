@@ -22,6 +22,10 @@ CHAR_START_MIN_SAVED = 2
 # of spaces, which rounds of equal ranks finish, do not build them, and a megabyte of letters
 # builds them at once.)
 SAFE_TABLES_AFTER = 100_000
+# The token index that merges the short segments of long pieces together (refimpl.bpe_batch)
+# takes 35 ms to 55 ms to build and saves a few microseconds a segment; it is built once long
+# pieces have brought this many distinct short segments in all (the same rule as the tables).
+TOKEN_INDEX_AFTER = 5_000
 
 
 class PieceCache(dict):
@@ -35,11 +39,12 @@ class PieceCache(dict):
     def __init__(self, ranks: dict[bytes, int]):
         super().__init__()
         self.ranks = ranks
-        # built for the first long piece: bpe_long.joinable_pairs(ranks) and the token index
-        # that merges its short segments together (refimpl.bpe_batch)
-        self._joinable = None
+        self._joinable = None  # bpe_long.joinable_pairs(ranks), built for the first long piece
+        # built when they pay: the token index (see _token_index) and the safe-merge tables
+        # (refimpl.bpe_safe.SafeMerges, see _safe_merges)
         self._index = None
-        self._safe = None  # refimpl.bpe_safe.SafeMerges, built when it pays (see _safe_merges)
+        self._safe = None
+        self._short_segments = 0  # distinct short segments of long pieces so far
         self._heap_parts = 0  # parts long segments have left to the heap so far
         self._chars = CharStarts(ranks)  # which characters BPE may start whole
 
@@ -51,12 +56,8 @@ class PieceCache(dict):
         elif len(data) >= bpe_long.SEGMENT_PIECE:
             if self._joinable is None:
                 self._joinable = bpe_long.joinable_pairs(self.ranks)
-                self._index = bpe_batch.TokenIndex(self.ranks)
-            if self._index.usable:
-                tokens = tuple(bpe_long.encode_long_piece_batched(
-                    data, self.ranks, self._joinable, self._index, self._safe_merges))
-            else:
-                tokens = tuple(bpe_long.encode_long_piece(data, self.ranks, self._joinable))
+            tokens = tuple(bpe_long.encode_long_piece_batched(
+                data, self.ranks, self._joinable, self._token_index, self._safe_merges))
         elif len(data) - len(piece) >= CHAR_START_MIN_SAVED:
             # multi-byte characters: start from whole ones where that changes nothing
             tokens = tuple(encode_from_bounds(data, self.ranks, self._chars.bounds(piece, data)))
@@ -82,5 +83,23 @@ class PieceCache(dict):
                 self._heap_parts += parts
                 if self._heap_parts < SAFE_TABLES_AFTER:
                     return None
-            self._safe = bpe_safe.SafeMerges(self._index)
+            index = self._built_index()
+            if not index.usable:
+                return None
+            self._safe = bpe_safe.SafeMerges(index)
         return self._safe
+
+    def _token_index(self, segments: int) -> bpe_batch.TokenIndex | None:
+        """The token index, or None while it would not pay or cannot be used (two tokens of
+        one hash): ``segments`` distinct short segments are about to be merged."""
+        if self._index is None:
+            self._short_segments += segments
+            if self._short_segments < TOKEN_INDEX_AFTER:
+                return None
+        index = self._built_index()
+        return index if index.usable else None
+
+    def _built_index(self) -> bpe_batch.TokenIndex:
+        if self._index is None:
+            self._index = bpe_batch.TokenIndex(self.ranks)
+        return self._index

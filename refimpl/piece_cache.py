@@ -77,7 +77,7 @@ class PieceCache(dict):
         building at once and never building."""
         if self._safe is None:
             if upfront:
-                if parts < SAFE_TABLES_AFTER:
+                if parts + 1 < SAFE_TABLES_AFTER:  # a segment of parts + 1 bytes
                     return None
             else:
                 self._heap_parts += parts

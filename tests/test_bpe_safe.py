@@ -207,7 +207,7 @@ def test_the_cache_builds_the_tables_once_they_pay():
     cache = PieceCache(ranks)
     cache._index = TokenIndex(ranks)
     with mock.patch.object(piece_cache, "SAFE_TABLES_AFTER", 100):
-        assert cache._safe_merges(99, True) is None       # one segment too short to pay
+        assert cache._safe_merges(98, True) is None       # one segment too short to pay
         assert cache._safe_merges(60, False) is None      # the heap's parts add up ...
         assert cache._heap_parts == 60
         tables = cache._safe_merges(40, False)            # ... to the price: built
@@ -216,7 +216,7 @@ def test_the_cache_builds_the_tables_once_they_pay():
     fresh = PieceCache(ranks)
     fresh._index = cache._index
     with mock.patch.object(piece_cache, "SAFE_TABLES_AFTER", 100):
-        assert isinstance(fresh._safe_merges(100, True), SafeMerges)  # one segment that pays
+        assert isinstance(fresh._safe_merges(99, True), SafeMerges)  # 100 bytes: one that pays
 
 
 @pytest.mark.parametrize("piece", ["=" * 30_000, " " * 30_000 + "x"])

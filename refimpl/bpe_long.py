@@ -46,7 +46,7 @@ out in the piece's order by index arithmetic. The tests hold the two equal.
 eight common letters has no cut) used to go to the heap almost whole. With the tables of
 :mod:`refimpl.bpe_safe`, its rounds also merge every pair that BPE is bound to merge whatever
 happens around it; on that megabyte five such rounds make 85% of the merges, and the heap
-finishes the rest. The tables take 0.2 s to 0.5 s to build, more than a 10 KB run of "=" costs
+finishes the rest. The tables take 0.15 s to 0.25 s to build, more than a 10 KB run of "=" costs
 in all, so :mod:`refimpl.piece_cache` builds them only once they pay.
 """
 from __future__ import annotations
@@ -161,7 +161,7 @@ def bpe_rounds_bounds(ranks: Ranks, piece: bytes, min_share: float = ROUND_MIN_S
     that paid last goes first; when neither pays, the heap finishes.
 
     ``safe`` may also be a function ``safe(parts, upfront)`` that returns a SafeMerges or
-    None, for tables that are costly to build (0.2 s to 0.5 s) and not always worth it. It is
+    None, for tables that are costly to build (0.15 s to 0.25 s) and not always worth it. It is
     asked at the start with the most parts the heap could take (``upfront=True``) and, if it
     gave none, once more when the rounds of equal ranks stop paying, with the number of parts
     they leave to the heap (``upfront=False``).

@@ -16,10 +16,11 @@ PIECE_CACHE_LIMIT = 200_000
 # Pieces with at least this many bytes beyond one per character start BPE from whole
 # characters (refimpl.bpe_chars); for fewer, finding them costs more than the merges it saves.
 CHAR_START_MIN_SAVED = 2
-# The safe-merge tables (refimpl.bpe_safe) take 0.2 s to 0.5 s to build and save about two
-# microseconds for each part they keep from the heap (a megabyte of "etaoinsh": 3.0 s without,
-# 0.8 s with, cl100k_base, once built): they are built for a segment of this many
-# bytes, or once long segments have left this many parts to the heap in all. (So runs of "=" or
+# The safe-merge tables (refimpl.bpe_safe) take 0.15 s (cl100k_base) to 0.25 s (o200k_base) to
+# build and save about two microseconds for each part they keep from the heap (a megabyte of
+# "etaoinsh": 3.0 s without, 0.8 s with, cl100k_base, once built): they are built for a
+# segment of this many bytes, or once long segments have left this many parts to the heap in
+# all. (So runs of "=" or
 # of spaces, which rounds of equal ranks finish, do not build them, and a megabyte of letters
 # builds them at once.)
 SAFE_TABLES_AFTER = 100_000

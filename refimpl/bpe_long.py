@@ -204,7 +204,7 @@ def bpe_rounds_bounds(ranks: Ranks, piece: bytes, min_share: float = ROUND_MIN_S
                 kinds.insert(0, kind)
                 break
         else:
-            if safe is None and ask is not None and len(starts) > 2:
+            if safe is None and ask is not None and len(pairs) and pairs.min() != _NONE:
                 safe = ask(len(starts) - 1, False)  # worth building the tables now?
                 if safe is not None:
                     hasher = bpe_batch._Hasher(data)

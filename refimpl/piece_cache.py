@@ -20,9 +20,8 @@ CHAR_START_MIN_SAVED = 2
 # build and save about two microseconds for each part they keep from the heap (a megabyte of
 # "etaoinsh": 3.0 s without, 0.8 s with, cl100k_base, once built): they are built for a
 # segment of this many bytes, or once long segments have left this many parts to the heap in
-# all. (So runs of "=" or
-# of spaces, which rounds of equal ranks finish, do not build them, and a megabyte of letters
-# builds them at once.)
+# all. (So runs of "=" or of spaces, which rounds of equal ranks finish, do not build them, and
+# a megabyte of letters builds them at once.)
 SAFE_TABLES_AFTER = 100_000
 # The token index that merges the short segments of long pieces together (refimpl.bpe_batch)
 # takes 35 ms to 55 ms to build and saves a few microseconds a segment; it is built once long

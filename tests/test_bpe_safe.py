@@ -180,7 +180,8 @@ def test_long_runs_of_common_letters_through_the_piece_cache_match_tiktoken(enco
 
 def test_the_tables_are_asked_for_upfront_and_when_the_heap_would_start():
     # bpe_rounds_bounds asks the function with the most parts the heap could take, then, with
-    # no tables, with the parts the rounds of equal ranks leave; the answer never changes.
+    # no tables, with the parts the rounds of equal ranks leave to the heap (never when nothing
+    # is left to merge); the answer never changes.
     rng = random.Random(3)
     ranks = {bytes([c]): i for i, c in enumerate(b"abcd")}
     for token in (b"ab", b"cd", b"bc", b"da", b"abcd", b"cda", b"bcd"):
@@ -195,11 +196,23 @@ def test_the_tables_are_asked_for_upfront_and_when_the_heap_would_start():
             calls.append((parts, upfront))
             return answers.pop(0)
 
-        assert bpe_rounds_bounds(ranks, piece, safe=ask) == want
+        # min_share=0.9: rounds of equal ranks stop paying while pairs are left to merge
+        assert bpe_rounds_bounds(ranks, piece, min_share=0.9, safe=ask) == want
         assert calls[0] == (len(piece) - 1, True)
         assert len(calls) == len(answers)
         if len(calls) == 2:
             assert calls[1][1] is False and 0 < calls[1][0] < len(piece)
+
+
+def test_the_tables_are_not_asked_for_again_when_nothing_is_left_to_merge():
+    ranks = {b"a": 0, b"aa": 1, b"aaaa": 2}
+    calls = []
+
+    def ask(parts, upfront):
+        calls.append((parts, upfront))
+
+    assert bpe_rounds_bounds(ranks, b"a" * 4097, min_share=0, safe=ask) == textbook_bounds(ranks, b"a" * 4097)
+    assert calls == [(4096, True)]
 
 
 def test_the_cache_builds_the_tables_once_they_pay():

@@ -168,7 +168,7 @@ def batch_scaling(batch: str, repeats: int) -> str:
         for processes in times:
             seconds, count, size = _child_output(_BATCH_CHILD.format(here=HERE), str(processes), batch)
             times[processes].append(float(seconds))
-    speedup = statistics.median(a / b for a, b in zip(times[1], times[cores]))
+    speedup = _median_ratio(times[1], times[cores])
     what = ("whole corpus" if batch == "corpus" else "standard-library .py files")
     return (f"encode_ordinary_batch, {what} ({int(size) / 1e6:.1f} MB in {int(count):,} texts), cold: "
             f"{cores} processes are {speedup:.2f}x one process")
@@ -188,7 +188,7 @@ def extras(repeats: int) -> list[str]:
             for _ in range(repeats):  # interleaved, so load on the machine hits both alike
                 for lib in times:
                     times[lib].append(_timed_child(code, lib, kind, env=env))
-            slower = statistics.median(a / b for a, b in zip(times["refimpl"], times["tiktoken"]))
+            slower = _median_ratio(times["refimpl"], times["tiktoken"])
             lines.append(f"one 1 MB piece ({kind}), cl100k_base: refimpl takes {slower:.1f}x "
                          "tiktoken's time")
     return lines
@@ -198,9 +198,15 @@ def _median(rows, key):
     return statistics.median(r[key] for r in rows)
 
 
+def _median_ratio(tops: list[float], bottoms: list[float]) -> float:
+    """The statistic of every figure here: the median over the rounds of the ratio within a
+    round (``tops[i] / bottoms[i]``, both measured in round i)."""
+    return statistics.median(a / b for a, b in zip(tops, bottoms, strict=True))
+
+
 def _paired(theirs, ours, key, our_key=None) -> float:
-    """Median over the rounds of their time / our time, each pair from one round."""
-    return statistics.median(t[key] / o[our_key or key] for t, o in zip(theirs, ours))
+    """Their time over our time for ``key`` (ours for ``our_key`` if given), paired by round."""
+    return _median_ratio([t[key] for t in theirs], [o[our_key or key] for o in ours])
 
 
 def table(results: dict, names, kinds) -> str:

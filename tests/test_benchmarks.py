@@ -40,3 +40,6 @@ def test_compare_scripts_quick(tmp_path):
     tokenizer = _run([sys.executable, "compare_tokenizer.py", "--quick"], tmp_path)
     assert tokenizer.returncode == 0, tokenizer.stderr
     assert "| cl100k_base | prose" in tokenizer.stdout and "1 MB piece" in tokenizer.stdout
+    parts = _run([sys.executable, "breakdown.py", "--quick"], tmp_path)
+    assert parts.returncode == 0, parts.stderr
+    assert "| new pieces: BPE |" in parts.stdout and "per merge" in parts.stdout

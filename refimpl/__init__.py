@@ -44,6 +44,7 @@ from .processors import (
 )
 from .sampling import process_logits, process_logits_reference
 from .seeded import sample, sample_reference, system_fingerprint
+from .sampling_step import sample_step
 
 __version__ = "0.1.0"
 
@@ -74,6 +75,7 @@ __all__ = [
     "process_logits_reference",
     "sample",
     "sample_reference",
+    "sample_step",
     "system_fingerprint",
     "create_completion",
     "create_chat_completion",

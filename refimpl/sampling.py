@@ -104,6 +104,15 @@ def process_logits(logits, output_token_ids=(), *, temperature=1.0, top_p=1.0,
     >>> process_logits(np.array([1.0, 3.0, 3.0], dtype=np.float32), temperature=0)
     array([-inf,   0., -inf], dtype=float32)
     """
+    return _process(logits, output_token_ids, temperature, top_p, frequency_penalty,
+                    presence_penalty, logit_bias)
+
+
+def _process(logits, output_token_ids, temperature, top_p, frequency_penalty, presence_penalty,
+             logit_bias, kept=None):
+    """`process_logits`; if `kept` is a dict, it also receives, for some rows b (of the (B, V)
+    view), an int64 array of ids that holds every id row b keeps (see
+    refimpl.sampling_fast._process_fast): refimpl.sampling_step draws from those alone."""
     a = np.asarray(logits)
     if a.dtype.kind != "f" or a.ndim not in (1, 2) or a.shape[-1] == 0:
         validate_logits(a)                                  # raises for a bad shape or dtype
@@ -119,7 +128,8 @@ def process_logits(logits, output_token_ids=(), *, temperature=1.0, top_p=1.0,
     except ValueError:
         validate_logits(a)  # the reference checks the logits first: same error, same precedence
         raise
-    out = _process_fast(x, hist, temperature, top_p, fp, pp, bias, lambda: validate_logits(a))
+    out = _process_fast(x, hist, temperature, top_p, fp, pp, bias, lambda: validate_logits(a),
+                        kept)
     out = out[0] if a.ndim == 1 else out
     return out.astype(dtype, copy=False)
 

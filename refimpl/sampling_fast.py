@@ -221,18 +221,23 @@ def _row_modified(keys, y, bounds, b: int, V: int):
     return keys[bounds[b]:bounds[b + 1]] - b * V, y[bounds[b]:bounds[b + 1]]
 
 
-def _greedy_row(x, g, M, yM, m: float, out):
-    """T = 0: the lowest id whose score is the max m gets 0, every other -inf."""
+def _greedy_row(x, g, M, yM, m: float, out) -> int:
+    """T = 0: the lowest id whose score is the max m gets 0, every other -inf; returns it."""
     V = x.shape[0]
     ids = _unmodified_at_least(x, g, M, np.float64(m))
     out.fill(-np.inf)
-    out[min(ids.min(initial=V), M[yM == m].min(initial=V))] = 0.0
+    j = min(ids.min(initial=V), M[yM == m].min(initial=V))
+    out[j] = 0.0
+    return int(j)
 
 
-def _process_fast(x, hist, T: float, top_p: float, fp: float, pp: float, bias: dict, invalid):
+def _process_fast(x, hist, T: float, top_p: float, fp: float, pp: float, bias: dict, invalid,
+                  kept=None):
     """(B, V) float32/float64 logits (read only) -> (B, V) log-probabilities, same dtype.
     `invalid()` raises the reference's error; it is called when a row has NaN, +inf or no
-    finite score (seen in the group maxima)."""
+    finite score (seen in the group maxima). If `kept` is a dict, kept[b] is set, for the rows
+    whose nucleus came out of a small candidate set, to an int64 array of ids that holds
+    every id row b keeps (any order, maybe more): what a draw needs to look at."""
     B, V = x.shape
     out = np.empty((B, V), dtype=x.dtype)
     if B == 0:
@@ -246,7 +251,9 @@ def _process_fast(x, hist, T: float, top_p: float, fp: float, pp: float, bias: d
     if T == 0:
         for b in range(B):
             M, yM = _row_modified(keys, y, bounds, b, V)
-            _greedy_row(x[b], G[b], M, yM, float(m[b]), out[b])
+            j = _greedy_row(x[b], G[b], M, yM, float(m[b]), out[b])
+            if kept is not None:
+                kept[b] = np.array([j], dtype=np.int64)
         return out
     scratch = _Scratch(V)
     dense = range(B)
@@ -257,7 +264,7 @@ def _process_fast(x, hist, T: float, top_p: float, fp: float, pp: float, bias: d
         for b in np.flatnonzero(sparse):
             out[b].fill(-np.inf)
         dense = sorted(_sparse_rows(x, G, keys, y, bounds, m, top, w, np.flatnonzero(sparse),
-                                    T, top_p, out, scratch) + np.flatnonzero(~sparse).tolist())
+                                    T, top_p, out, scratch, kept) + np.flatnonzero(~sparse).tolist())
     for b in dense:                                                        # g.
         M, yM = _row_modified(keys, y, bounds, b, V)
         z, e, S = _exact_z(x[b], M, yM, float(m[b]), T, scratch)
@@ -265,8 +272,10 @@ def _process_fast(x, hist, T: float, top_p: float, fp: float, pp: float, bias: d
     return out
 
 
-def _sparse_rows(x, G, keys, y, bounds, m, top, w, rows, T: float, top_p: float, out, scratch):
-    """Steps d to f for the given rows (out all -inf); returns the rows left for the dense path."""
+def _sparse_rows(x, G, keys, y, bounds, m, top, w, rows, T: float, top_p: float, out, scratch,
+                 kept=None):
+    """Steps d to f for the given rows (out all -inf); returns the rows left for the dense path.
+    Rows settled here get their candidate ids in `kept` (a dict, if given; see _process_fast)."""
     B, V = x.shape
     n = V // _STRIPES
     offsets = n * np.arange(_STRIPES)                                     # group c: c + offsets
@@ -292,13 +301,19 @@ def _sparse_rows(x, G, keys, y, bounds, m, top, w, rows, T: float, top_p: float,
     with np.errstate(over="ignore"):
         Z = (Y - m[R]) / T                                                # exact, as the reference
     status = _crossings(R, I, Z, np.exp(Z), S_lo, S_hi, top_p, out)      # f.
+    starts = np.searchsorted(R, np.arange(B + 1))                         # R is sorted by row
     dense = []
     for b in rows:
         if not settle[b] or status[b] == -1:
             dense.append(int(b))
         elif status[b] == 0:                                              # more thresholds
             M, yM = _row_modified(keys, y, bounds, b, V)
-            if not _sparse_row(x[b], G[b], M, yM, float(m[b]), T, top_p, (S_lo[b], S_hi[b]),
-                               more[b], out[b]):
+            ids = _sparse_row(x[b], G[b], M, yM, float(m[b]), T, top_p, (S_lo[b], S_hi[b]),
+                              more[b], out[b])
+            if ids is None:
                 dense.append(int(b))
+            elif kept is not None:
+                kept[int(b)] = ids
+        elif kept is not None:                                            # written by _crossings
+            kept[int(b)] = I[starts[b]:starts[b + 1]]
     return dense

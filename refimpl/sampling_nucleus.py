@@ -254,9 +254,10 @@ def _write_sparse(ids, zc, ec, v, k: int, cum: float, out) -> None:
     out[ids[sel]] = zc[sel] - math.log(cum)
 
 
-def _sparse_row(x, g, M, yM, m, T, top_p, bounds, thresholds, out) -> bool:
+def _sparse_row(x, g, M, yM, m, T, top_p, bounds, thresholds, out):
     """Write the row from a small candidate set {y >= t} if the bounds certify it, trying each
-    threshold t in turn; False otherwise. `out` must already be all -inf."""
+    threshold t in turn, and return that set's ids (they hold every kept id); None if no
+    threshold is certified. `out` must already be all -inf."""
     limit = max(x.shape[0] // 16, 4096)
     for t in thresholds:
         ids = _unmodified_at_least(x, g, M, t)
@@ -265,18 +266,18 @@ def _sparse_row(x, g, M, yM, m, T, top_p, bounds, thresholds, out) -> bool:
             sel = yM >= t
             ids, y = np.concatenate([ids, M[sel]]), np.concatenate([y, yM[sel]])
         if ids.size > limit:
-            return False
+            return None
         with np.errstate(over="ignore"):
             zc = (y - m) / T                                         # (n,) exact, as the reference
         ec = np.exp(zc)
         v = np.sort(ec)[::-1]
         k, cum = _crossing(v, 0.0, 0, bounds[0], bounds[1], top_p)
         if k == "doubt":
-            return False
+            return None
         if k != "more":
             _write_sparse(ids, zc, ec, v, k, cum, out)
-            return True
-    return False
+            return ids
+    return None
 
 
 def _dense_row(z, e, S: float, top_p: float, out):

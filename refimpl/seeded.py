@@ -106,20 +106,26 @@ def _row_groups(rows):
     return np.concatenate([head, rows[:, n * _STRIPES:]], axis=1)
 
 
+def _draw_ids(row, ids, u: float) -> int:
+    """The token `_draw_row(row.astype(float64), u)` draws, given ids (ascending) that hold
+    every finite entry of the row: exp and cumsum run over those alone (see above)."""
+    vals = row[ids]
+    finite = vals > -np.inf
+    ids, vals = ids[finite], vals[finite]
+    top = np.float64(vals.max())                # subtle: float64, so float32 rows promote
+    p = np.exp(vals - top)                      # (n,) float64, as in the reference
+    cdf = np.cumsum(p)
+    j = int(np.searchsorted(cdf, u * cdf[-1], side="right"))
+    return int(ids[j]) if j < ids.size else int(ids[np.flatnonzero(p > 0)[-1]])
+
+
 def _draw_row_fast(row, g, u: float) -> int:
     """The token `_draw_row(row.astype(float64), u)` draws, with less work (see above)."""
     V = row.shape[0]
-    top = np.float64(g.max())                   # subtle: float64, so float32 rows promote
     groups = np.flatnonzero(g > -np.inf)
     if groups.size * _STRIPES <= V // 8:        # sparse: exp and cumsum over finite ids only
-        ids = np.sort(_group_ids(groups, V))
-        vals = row[ids]
-        finite = vals > -np.inf
-        ids, vals = ids[finite], vals[finite]
-        p = np.exp(vals - top)                  # (n,) float64, as in the reference
-        cdf = np.cumsum(p)
-        j = int(np.searchsorted(cdf, u * cdf[-1], side="right"))
-        return int(ids[j]) if j < ids.size else int(ids[np.flatnonzero(p > 0)[-1]])
+        return _draw_ids(row, np.sort(_group_ids(groups, V)), u)
+    top = np.float64(g.max())                   # subtle: float64, so float32 rows promote
     p = np.subtract(row, top, dtype=np.float64)  # (V,)
     # subtle: numpy's exp is ~3x slower on vectors holding -inf or underflowing inputs. Clipping
     # at -700 makes removed tokens exp(-700) ~ 1e-304 instead of 0: below half an ulp of any

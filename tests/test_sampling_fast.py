@@ -53,7 +53,7 @@ def paths(monkeypatch):
 
     count(sampling, "_crossings", "sparse", lambda status: (status == 1).sum())
     count(nucleus, "_write_sparse", "sparse")
-    count(sampling, "_sparse_row", "retry", bool)
+    count(sampling, "_sparse_row", "retry", lambda ids: ids is not None)
     count(sampling, "_dense_row", "dense")
     count(nucleus, "_write_exact", "exact")
     return seen

@@ -1,4 +1,4 @@
-"""asv benchmarks for one decoding step: `process_logits`, `sample`, and a generation step.
+"""asv benchmarks for one decoding step: `process_logits`, `sample`, `sample_step`, and a generation step.
 
 The workload is issue 5's: B = 64 rows of V = 200,019 (o200k) float32 logits, logit_bias on 10
 ids, frequency and presence penalties over 256 generated tokens per row, temperature 0.8,
@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from refimpl.sampling import process_logits
+from refimpl.sampling_step import sample_step
 from refimpl.seeded import sample
 
 B, V = 64, 200_019
@@ -62,7 +63,13 @@ def make_step(profile: str, batch: int = B, vocab: int = V, seed: int = 0):
 
 
 def refimpl_step(logits, history, logit_bias, seeds):
-    """refimpl: the whole step through the public API."""
+    """refimpl: the whole step through the public API, in one call."""
+    return sample_step(logits, history, logit_bias=logit_bias, seed=seeds, position=N_GENERATED,
+                       **STEP)[0]
+
+
+def refimpl_two_calls(logits, history, logit_bias, seeds):
+    """refimpl: the same step as two calls (process_logits, then sample on its result)."""
     lp = process_logits(logits, history, logit_bias=logit_bias, **STEP)
     return sample(lp, seed=seeds, position=N_GENERATED)
 
@@ -145,7 +152,8 @@ class Sample:
 
 
 class DecodingStep:
-    """The whole step (process_logits + sample), next to the memory floor measured the same way."""
+    """The whole step (sample_step, and process_logits + sample), next to the memory floor
+    measured the same way."""
     params = PROFILES
     param_names = ["profile"]
     timeout = 300
@@ -156,6 +164,9 @@ class DecodingStep:
 
     def time_step(self, profile):
         refimpl_step(*self.args)
+
+    def time_two_calls(self, profile):
+        refimpl_two_calls(*self.args)
 
     def time_floor_copy(self, profile):
         self.args[0].copy()

@@ -31,6 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from compare_tokenizer import _median_ratio  # noqa: E402
 from make_corpus import halves  # noqa: E402
 
 PARTS = ("refimpl warm pass", "again (every piece cached)", "split", "new pieces: whole tokens",
@@ -97,10 +98,7 @@ def breakdown(name: str, kind: str, rounds: int) -> str:
             times["puretiktoken, same BPE pieces"].append(_seconds(pure_all))
         times["tiktoken"].append(_seconds(tk.encode_ordinary, warm))
 
-    def over_tiktoken(part):
-        return statistics.median(a / b for a, b in zip(times[part], times["tiktoken"], strict=True))
-
-    lookups = [a - s for a, s in zip(times["again (every piece cached)"], times["split"])]
+    times["lookups"] = [a - s for a, s in zip(times["again (every piece cached)"], times["split"])]
     lines = [f"{name} {kind}: warm half {len(warm.encode('utf-8')) / 1e3:.0f} KB, "
              f"{len(new):,} pieces the first half did not have: {len(whole):,} whole tokens, "
              f"{len(rest):,} through BPE ({merges / max(len(rest), 1):.1f} merges each)",
@@ -110,9 +108,10 @@ def breakdown(name: str, kind: str, rounds: int) -> str:
         if not times[part]:
             lines.append(f"| {part} | not installed | |")
             continue
-        lines.append(f"| {part} | {statistics.median(times[part]) * 1e3:.1f} | {over_tiktoken(part):.2f} |")
-    lines.append(f"| lookups (again - split) | {statistics.median(lookups) * 1e3:.1f} | "
-                 f"{statistics.median(x / t for x, t in zip(lookups, times['tiktoken'])):.2f} |")
+        lines.append(f"| {part} | {statistics.median(times[part]) * 1e3:.1f} | "
+                     f"{_median_ratio(times[part], times['tiktoken']):.2f} |")
+    lines.append(f"| lookups (again - split) | {statistics.median(times['lookups']) * 1e3:.1f} | "
+                 f"{_median_ratio(times['lookups'], times['tiktoken']):.2f} |")
     per_merge = statistics.median(times["new pieces: BPE"]) / max(merges, 1)
     lines.append(f"BPE: {per_merge * 1e6:.2f} us per merge, counting everything a new piece costs")
     return "\n".join(lines)

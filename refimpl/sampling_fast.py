@@ -301,7 +301,8 @@ def _sparse_rows(x, G, keys, y, bounds, m, top, w, rows, T: float, top_p: float,
     with np.errstate(over="ignore"):
         Z = (Y - m[R]) / T                                                # exact, as the reference
     status = _crossings(R, I, Z, np.exp(Z), S_lo, S_hi, top_p, out)      # f.
-    starts = np.searchsorted(R, np.arange(B + 1))                         # R is sorted by row
+    if kept is not None:
+        starts = np.searchsorted(R, np.arange(B + 1))                     # R is sorted by row
     dense = []
     for b in rows:
         if not settle[b] or status[b] == -1:

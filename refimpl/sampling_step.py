@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import validate_logits
 from .sampling import _process
 from .seeded import _draw_ids, _draw_row_fast, _per_row, _row_groups, uniform
 
@@ -52,9 +51,6 @@ def sample_step(logits, output_token_ids=(), *, seed, choice_index=0, position=0
         ids = kept.get(b)
         if ids is not None:   # every finite entry of the row is among these ids
             tokens[b] = _draw_ids(rows[b], np.unique(ids), us[b])
-        else:
-            g = _row_groups(rows[b:b + 1])[0]
-            if not np.isfinite(g.max()):  # cannot happen after process_logits; as in sample
-                validate_logits(out, "logprobs")
-            tokens[b] = _draw_row_fast(rows[b], g, us[b])
+        else:  # (no check for a row without a finite entry: process_logits keeps one)
+            tokens[b] = _draw_row_fast(rows[b], _row_groups(rows[b:b + 1])[0], us[b])
     return (int(tokens[0]), out) if out.ndim == 1 else (tokens, out)
